@@ -1,0 +1,204 @@
+"""The `avgkit` command: `avgkit record | import-video | process | bench`.
+
+Flags keep the names of the TF1 implementation (`-n/--num_clips`, `-t/--train_dir`, ...); every
+long flag is accepted with underscores or hyphens, and `-H` works as well as `-h`. Bad input ends
+with one line naming the file or flag (exit code 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from avgkit.errors import AvgkitError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except AvgkitError as error:
+        print(f"avgkit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"avgkit {args.command}: interrupted; finished work is kept, rerun to continue",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+def run_record(args) -> None:
+    from avgkit.data import atari
+
+    recording = atari.Recording(
+        game=args.game,
+        train_episodes=args.train_episodes,
+        test_episodes=args.test_episodes,
+        frames=args.frames,
+        frameskip=args.frameskip,
+        combine=args.combine,
+        seed=args.seed,
+    )
+    out = args.out or f"data/{args.game.lower()}"
+    atari.record(out, recording)
+    print(f"recorded {args.game} into {out}/Train and {out}/Test")
+
+
+def run_import_video(args) -> None:
+    from avgkit.data import video
+
+    resize = _size(args.resize) if args.resize else None
+    folders = video.import_videos(args.videos, args.out, args.stride, resize, args.test_every)
+    print(f"imported {len(folders)} videos into {args.out}/Train and {args.out}/Test")
+
+
+def run_process(args) -> None:
+    from avgkit.data import clips
+
+    summary = clips.process(
+        args.train_dir,
+        args.clips_dir,
+        args.num_clips,
+        seed=args.seed,
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
+    print(summary.line())
+
+
+def run_bench(args) -> None:
+    from avgkit import bench
+
+    bench.run(args.out, clips=args.clips, tf1_clips=args.tf1_clips, full=args.full)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _new(argparse.ArgumentParser, prog="avgkit", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, run, help_text):
+        sub = _new(commands.add_parser, name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        return sub
+
+    record = command("record", run_record, "Record Atari episodes into Train/ and Test/ folders.")
+    _flag(record, None, "--game", default="MsPacman", help="ALE game name (default MsPacman)")
+    _flag(record, None, "--out", help="output folder (default data/<game in lower case>)")
+    _flag(record, None, "--train-episodes", type=int, default=20, help="default 20")
+    _flag(record, None, "--test-episodes", type=int, default=4, help="default 4")
+    _flag(
+        record,
+        None,
+        "--frames",
+        type=int,
+        default=1000,
+        help="recorded frames per episode at most; game over ends it sooner (default 1000)",
+    )
+    _flag(
+        record,
+        None,
+        "--frameskip",
+        type=int,
+        default=4,
+        help="emulator frames per recorded frame (default 4)",
+    )
+    _flag(
+        record,
+        None,
+        "--combine",
+        type=int,
+        default=6,
+        help="emulator frames combined into one recorded frame, against flicker (default 6)",
+    )
+    _flag(record, None, "--seed", type=int, default=0, help="default 0")
+
+    imp = command("import-video", run_import_video, "Import video files as frame folders.")
+    imp.add_argument("videos", nargs="+", help="video files, or folders searched for videos")
+    _flag(imp, None, "--out", required=True, help="output folder (gets Train/ and Test/)")
+    _flag(imp, None, "--stride", type=int, default=1, help="keep every n-th frame (default 1)")
+    _flag(imp, None, "--resize", help="WIDTHxHEIGHT, e.g. 160x120 (default: keep the size)")
+    _flag(
+        imp,
+        None,
+        "--test-every",
+        type=int,
+        default=5,
+        help="every n-th video goes to Test/, 0 for none (default 5)",
+    )
+
+    process = command("process", run_process, "Cut training clips from frame folders.")
+    _flag(
+        process,
+        "-n",
+        "--num_clips",
+        type=int,
+        default=5_000_000,
+        help="number of clips (default 5000000)",
+    )
+    _flag(
+        process,
+        "-t",
+        "--train_dir",
+        default="data/mspacman/Train",
+        help="folder of training videos (default data/mspacman/Train)",
+    )
+    _flag(
+        process,
+        "-c",
+        "--clips_dir",
+        default="data/mspacman/clips",
+        help="where the clip shards go (default data/mspacman/clips)",
+    )
+    _flag(process, "-o", "--overwrite", action="store_true", help="replace existing clips")
+    _flag(process, None, "--seed", type=int, default=0, help="default 0")
+    _flag(
+        process,
+        None,
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per core)",
+    )
+
+    bench = command("bench", run_bench, "Measure avgkit against the TF1 approach; writes JSON.")
+    _flag(bench, None, "--out", default="runs/bench", help="folder for bench.json and its data")
+    _flag(bench, None, "--clips", type=int, default=100_000, help="clips for avgkit process")
+    _flag(bench, None, "--tf1_clips", type=int, default=3_000, help="clips for the TF1 approach")
+    _flag(
+        bench,
+        None,
+        "--full",
+        action="store_true",
+        help="also process 5,000,000 clips for real (about 5 minutes here)",
+    )
+    return parser
+
+
+def _new(factory, *args, **kwargs):
+    """A parser that takes -h, -H and --help."""
+    parser = factory(*args, add_help=False, **kwargs)
+    parser.add_argument("-h", "-H", "--help", action="help", help="show this help and exit")
+    return parser
+
+
+def _flag(parser, short, name, **kwargs):
+    """Add a flag under its underscore and hyphen spellings (and a short one if given)."""
+    spellings = {name, name.replace("_", "-"), "--" + name[2:].replace("-", "_")}
+    names = ([short] if short else []) + sorted(spellings, key=lambda s: (s != name, s))
+    dest = name[2:].replace("-", "_")
+    parser.add_argument(*names, dest=dest, **kwargs)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise AvgkitError(f"--resize {text}: expected WIDTHxHEIGHT, e.g. 160x120") from None
+    return width, height
+
+
+if __name__ == "__main__":
+    sys.exit(main())

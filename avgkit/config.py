@@ -1,0 +1,251 @@
+"""Every hyperparameter in one place: the paper's numbers and the TF1 implementation's sizes.
+
+`preset(name)` returns a frozen `Config`; `Config.save(path)` / `load(path)` write and read the
+JSON that sits beside every checkpoint and clips folder. Paper = Mathieu, Couprie & LeCun,
+"Deep Multi-Scale Video Prediction Beyond Mean Square Error", ICLR 2016 (arXiv 1511.05440).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from avgkit.errors import ConfigError
+
+# --- Data (paper experiments; TF1 constants.py) -----------------------------------------------
+HIST_LEN = 4  # input frames per clip (paper: 4 past frames)
+CROP_SIZE = 32  # training crops are 32x32 (paper and TF1)
+MOVEMENT_THRESHOLD = 100.0  # TF1: sum over the 4 frame pairs of squared differences, [-1, 1] units
+MOVEMENT_MAX_TRIES = 100  # TF1: crops tried before the last one is kept
+TAKE_FIRST_PROB = 0.05  # TF1: share of clips kept without the movement filter
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A model and training configuration. Sizes are per scale, coarse (1/8) to fine (1/1).
+
+    `g_feature_maps[k]` lists the hidden feature maps of generator scale k (the TF1 lists without
+    their first entry, the input channels, and last entry, the 3 output channels);
+    `g_kernel_sizes[k]` has one more entry than `g_feature_maps[k]`. Discriminator scale k has
+    VALID convolutions `d_feature_maps[k]` with kernels `d_kernel_sizes[k]`, one 2x2 max-pool,
+    then fully connected layers `d_fc_sizes[k]` and a single logit.
+    """
+
+    name: str
+    hist_len: int = HIST_LEN
+    crop_size: int = CROP_SIZE
+    batch_size: int = 8  # paper and TF1
+    scale_factors: tuple[int, ...] = (8, 4, 2, 1)  # paper: scales at 1/8, 1/4, 1/2, 1/1
+    # Network sizes per scale: the TF1 implementation's, the full-size model users know
+    g_feature_maps: tuple[tuple[int, ...], ...] = (
+        (128, 256, 128),
+        (128, 256, 128),
+        (128, 256, 512, 256, 128),
+        (128, 256, 512, 256, 128),
+    )
+    g_kernel_sizes: tuple[tuple[int, ...], ...] = (
+        (3, 3, 3, 3),
+        (5, 3, 3, 5),
+        (5, 3, 3, 3, 3, 5),
+        (7, 5, 5, 5, 5, 7),
+    )
+    d_feature_maps: tuple[tuple[int, ...], ...] = (
+        (64,),
+        (64, 128, 128),
+        (128, 256, 256),
+        (128, 256, 512, 128),
+    )
+    d_kernel_sizes: tuple[tuple[int, ...], ...] = ((3,), (3, 3, 3), (5, 5, 5), (7, 7, 5, 5))
+    d_fc_sizes: tuple[tuple[int, ...], ...] = ((512, 256), (1024, 512), (1024, 512), (1024, 512))
+    d_sees_history: bool = True  # paper section 2.2; False reproduces the TF1 discriminator
+    # Loss (paper, combining losses): L_G = lam_adv L_adv + lam_lp L_p + lam_gdl L_gdl
+    lam_adv: float = 0.05
+    lam_lp: float = 1.0
+    lam_gdl: float = 1.0
+    l_num: int = 1  # p of the Lp loss; the paper's best model uses p = 1 with GDL
+    alpha_num: int = 1  # alpha of the gradient difference loss
+
+    def __post_init__(self):
+        # Lists (from JSON or a caller) become tuples, so a Config stays hashable and comparable.
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _as_tuples(getattr(self, field.name)))
+        _validate(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        """Write this config as JSON (via a temporary file, so a crash leaves no half file)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+
+
+def from_dict(values: dict) -> Config:
+    """Build a Config from a dict such as `Config.to_dict()` gives; lists become tuples."""
+    fields = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}; expected some of {sorted(fields)}")
+    return Config(**values)
+
+
+def load(path: str | Path) -> Config:
+    """Read a config JSON written by `Config.save`."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no config file there") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    return from_dict(values)
+
+
+def _as_tuples(value):
+    if isinstance(value, list | tuple):
+        return tuple(_as_tuples(item) for item in value)
+    return value
+
+
+def preset(name: str) -> Config:
+    """The named preset: 'paper' (TF1 sizes), 'small' (CPU training) or 'tiny' (tests)."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}") from None
+
+
+def _scaled(name: str, g_width: float, d_width: float) -> Config:
+    """The paper's shape with G's feature maps times `g_width`, D's maps and FC sizes times
+    `d_width`."""
+    base = Config(name=name)
+
+    def scale(table, width):
+        return tuple(tuple(max(1, round(n * width)) for n in row) for row in table)
+
+    return dataclasses.replace(
+        base,
+        g_feature_maps=scale(base.g_feature_maps, g_width),
+        d_feature_maps=scale(base.d_feature_maps, d_width),
+        d_fc_sizes=scale(base.d_fc_sizes, d_width),
+    )
+
+
+# Step times: one D + one G Adam update, batch 8, 32x32, 2 CPU cores, oneDNN on
+# (benchmarks/step_time.py); the paper preset takes seconds.
+PRESETS = {
+    # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history).
+    "paper": lambda: Config(name="paper"),
+    # The paper's shape, G at 1/8 and D at 1/16 of its width: about 0.11-0.13 s a step.
+    "small": lambda: _scaled("small", g_width=1 / 8, d_width=1 / 16),
+    # For tests: four scales as the paper, but 3x3 kernels and one or two narrow layers a scale
+    # (5x5 and 7x7 kernels at 32x32 cost about 0.1 s a step even at 1/16 width): about 0.02 s.
+    "tiny": lambda: Config(
+        name="tiny",
+        g_feature_maps=((8,), (8,), (8, 8), (8, 8)),
+        g_kernel_sizes=((3, 3), (3, 3), (3, 3, 3), (3, 3, 3)),
+        d_feature_maps=((4,), (4,), (8,), (8, 8)),
+        d_kernel_sizes=((3,), (3,), (3,), (3, 3)),
+        d_fc_sizes=((16,), (16,), (16,), (16,)),
+    ),
+}
+
+
+# --- Validation: one ConfigError naming the field and the expected value ----------------------
+_SIZE_TABLES = ("g_feature_maps", "g_kernel_sizes", "d_feature_maps", "d_kernel_sizes")
+
+
+def _validate(config: Config) -> None:
+    if not isinstance(config.name, str) or not config.name:
+        raise ConfigError(f"name must be a non-empty string; got {config.name!r}")
+    for field in ("hist_len", "crop_size", "batch_size"):
+        _check_positive_int(field, getattr(config, field))
+    _check_scale_factors(config.scale_factors)
+    for table in (*_SIZE_TABLES, "d_fc_sizes"):
+        _check_table(config, table)
+    _check_layer_counts(config)
+    _check_crop(config)
+    for field in ("lam_adv", "lam_lp", "lam_gdl"):
+        value = getattr(config, field)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ConfigError(f"{field} must be a number >= 0; got {value!r}")
+    for field in ("l_num", "alpha_num"):
+        value = getattr(config, field)
+        if isinstance(value, bool) or value not in (1, 2):
+            raise ConfigError(f"{field} must be 1 or 2 (paper section 3); got {value!r}")
+    if not isinstance(config.d_sees_history, bool):
+        raise ConfigError(f"d_sees_history must be true or false; got {config.d_sees_history!r}")
+
+
+def _check_positive_int(field: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{field} must be a positive integer; got {value!r}")
+
+
+def _check_scale_factors(factors) -> None:
+    if not isinstance(factors, tuple) or not factors:
+        raise ConfigError(
+            f"scale_factors must be a non-empty list such as [8, 4, 2, 1]; got {factors!r}"
+        )
+    for i, factor in enumerate(factors):
+        _check_positive_int(f"scale_factors[{i}]", factor)
+    if list(factors) != sorted(set(factors), reverse=True) or factors[-1] != 1:
+        raise ConfigError(
+            "scale_factors must decrease strictly, coarse to fine, and end with 1 (full size), "
+            f"such as [8, 4, 2, 1]; got {list(factors)}"
+        )
+
+
+def _check_table(config: Config, table: str) -> None:
+    rows = getattr(config, table)
+    scales = len(config.scale_factors)
+    if not isinstance(rows, tuple) or len(rows) != scales:
+        count = len(rows) if isinstance(rows, tuple) else repr(rows)
+        raise ConfigError(
+            f"{table} has {count} scales; expected {scales}, one list per entry of "
+            f"scale_factors {list(config.scale_factors)}"
+        )
+    for k, row in enumerate(rows):
+        if not isinstance(row, tuple):
+            raise ConfigError(f"{table}[{k}] must be a list of positive integers; got {row!r}")
+        for i, value in enumerate(row):
+            _check_positive_int(f"{table}[{k}][{i}]", value)
+
+
+def _check_layer_counts(config: Config) -> None:
+    """G scale k: one kernel per hidden map plus the output layer; D scale k: one per conv."""
+    for k, (g_maps, d_maps) in enumerate(
+        zip(config.g_feature_maps, config.d_feature_maps, strict=True)
+    ):
+        for table, maps, count in (
+            ("g_kernel_sizes", "g_feature_maps", len(g_maps) + 1),
+            ("d_kernel_sizes", "d_feature_maps", len(d_maps)),
+        ):
+            got = len(getattr(config, table)[k])
+            if got != count:
+                raise ConfigError(
+                    f"{table}[{k}] has {got} entries; expected {count} to match {maps}[{k}]"
+                )
+
+
+def _check_crop(config: Config) -> None:
+    """The crop must divide into every scale, and each D's VALID convolutions must leave at
+    least 2x2 pixels for its 2x2 max-pool (its fully connected layers fix D to this size)."""
+    for k, factor in enumerate(config.scale_factors):
+        if config.crop_size % factor:
+            raise ConfigError(
+                f"crop_size must be a multiple of every scale factor, here {factor}; "
+                f"got {config.crop_size}"
+            )
+        size = config.crop_size // factor
+        kernels = config.d_kernel_sizes[k]
+        left = size - sum(kernel - 1 for kernel in kernels)
+        if left < 2:
+            raise ConfigError(
+                f"d_kernel_sizes[{k}] = {list(kernels)} shrink the {size}x{size} crop of scale {k} "
+                f"to {left} px with VALID convolutions; expected a sum of (kernel - 1) <= "
+                f"{size - 2}, so that 2x2 px remain for the max-pool"
+            )

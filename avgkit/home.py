@@ -1,0 +1,50 @@
+"""Where runs and cached results live: `$AVGKIT_HOME`, by default `runs/` of this checkout.
+
+Notebooks call `recording(...)` and `clips(...)` to get data they need: made once, then found
+again under a key built from every parameter, so other parameters never read stale results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from avgkit.data import atari
+from avgkit.data import clips as clips_lib
+
+
+def home() -> Path:
+    """`$AVGKIT_HOME`, else `runs/` at the root of this checkout, else `./runs`."""
+    if os.environ.get("AVGKIT_HOME"):
+        return Path(os.environ["AVGKIT_HOME"])
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / "runs"
+    return Path("runs")
+
+
+def cache_dir(kind: str, label: str, params: dict) -> Path:
+    """`home()/kind/<label>-<hash of params>`: one folder per distinct set of parameters."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    return home() / kind / f"{label}-{digest[:10]}"
+
+
+def recording(recording: atari.Recording, progress: bool = True) -> Path:
+    """A recorded frame folder for these settings (recorded now if missing or unfinished)."""
+    params = dataclasses.asdict(recording)
+    label = f"{recording.game.lower()}-{recording.train_episodes}x{recording.frames}"
+    return atari.record(cache_dir("data", label, params), recording, progress=progress)
+
+
+def clips(train_dir: str | Path, num_clips: int, seed: int = 0, progress: bool = True) -> Path:
+    """A clips folder cut from `train_dir` with these settings (processed now if missing)."""
+    train_dir = Path(train_dir).resolve()
+    params = {"train_dir": str(train_dir), "num_clips": num_clips, "seed": seed}
+    out = cache_dir("clips", f"{num_clips}", params)
+    manifest = out / clips_lib.MANIFEST
+    if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
+        clips_lib.process(train_dir, out, num_clips, seed=seed, progress=progress)
+    return out

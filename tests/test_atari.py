@@ -1,0 +1,172 @@
+"""Recording Ms. Pac-Man with ALE: layout, determinism, no flicker, resume, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from avgkit.data import atari, frames
+from avgkit.errors import ConfigError, DataError
+
+GHOSTS = {
+    "red": (200, 72, 72),
+    "pink": (198, 89, 179),
+    "cyan": (84, 184, 153),
+    "orange": (180, 122, 48),
+}
+SPRITES = [*GHOSTS.values(), (210, 164, 74), (66, 114, 194)]  # + Ms. Pac-Man, frightened ghost
+
+
+def test_layout_and_frames(mspacman):
+    for split, count in (("Train", 2), ("Test", 1)):
+        videos, _ = frames.list_videos(mspacman / split)
+        assert [v.name for v in videos] == [f"episode_{i:04d}" for i in range(count)]
+        assert all(len(v) == 40 for v in videos)
+    frame = frames.read_frame(mspacman / "Train" / "episode_0000" / "00000.png")
+    assert frame.shape == (210, 160, 3) and frame.dtype == np.uint8
+    assert json.loads((mspacman / "recording.json").read_text())["seed"] == 7
+
+
+def test_the_player_moves(mspacman):
+    video = frames.read_video(frames.list_videos(mspacman / "Train")[0][0])
+    changed = np.any(video[1:] != video[:-1], axis=(1, 2, 3))
+    assert changed.mean() > 0.9
+
+
+def test_same_seed_gives_identical_bytes(tmp_path, mspacman):
+    recording = atari.Recording(train_episodes=1, test_episodes=0, frames=40, seed=7)
+    again = atari.record(tmp_path / "again", recording, progress=False)
+    first = sorted((mspacman / "Train" / "episode_0000").iterdir())
+    second = sorted((again / "Train" / "episode_0000").iterdir())
+    assert [p.name for p in first] == [p.name for p in second]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
+
+
+def test_train_and_test_seeds_are_disjoint():
+    recording = atari.Recording(train_episodes=500, test_episodes=500)
+    train = {recording.episode_seed("Train", i) for i in range(500)}
+    test = {recording.episode_seed("Test", i) for i in range(500)}
+    assert len(train) == 500 and len(test) == 500 and not train & test
+
+
+def test_brightest_against_a_pixel_loop():
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    combined = atari.brightest(stack)
+    for y in range(6):
+        for x in range(7):
+            sums = [int(frame[y, x].astype(int).sum()) for frame in stack]
+            best = max(range(5), key=lambda t: (sums[t], tuple(stack[t, y, x])))
+            assert combined[y, x].tolist() == stack[best, y, x].tolist()
+
+
+class Tap:
+    """Passes calls through to an ALE environment, keeping every emulator frame it returns."""
+
+    def __init__(self, env):
+        self.env, self.frames = env, []
+        self.action_space = env.action_space
+
+    def reset(self, **kwargs):
+        observation, info = self.env.reset(**kwargs)
+        self.frames.append(observation)
+        return observation, info
+
+    def step(self, action):
+        result = self.env.step(action)
+        self.frames.append(result[0])
+        return result
+
+
+def _ghosts_shown(frames):
+    """(frames, 4) bool: which ghost colours each frame shows in the maze (rows < 172)."""
+    return np.array(
+        [
+            [np.any(np.all(frame[:172] == colour, axis=-1)) for colour in GHOSTS.values()]
+            for frame in frames
+        ]
+    )
+
+
+def _flicker_misses(recording: atari.Recording, around: int = 8):
+    """Count recorded frames that miss a ghost on screen, that is, drawn by the emulator both in
+    the `around` emulator frames up to the recorded one and in the `around` after it.
+
+    Returns (misses not explained by occlusion, occluded, checked). A miss is occlusion when each
+    pixel where the ghost was drawn in the combined frames shows another sprite instead.
+    """
+    tap = Tap(atari.make_env("MsPacman"))
+    recorded = list(atari.play_episode(tap, recording, "Train", 0))
+    tap.env.close()
+    raw_shown = _ghosts_shown(tap.frames)
+    shown = _ghosts_shown(recorded)
+    unexplained = occluded = checked = 0
+    for j in range(len(recorded)):
+        last = 1 + recording.frameskip * (j + 1)  # emulator frames seen up to recorded frame j
+        if last + around > len(tap.frames):
+            break
+        on_screen = raw_shown[last - around : last].any(0) & raw_shown[last : last + around].any(0)
+        checked += int(on_screen.sum())
+        for ghost in np.flatnonzero(on_screen & ~shown[j]):
+            window = np.stack(tap.frames[max(0, last - recording.combine) : last])
+            drawn = np.any(np.all(window == GHOSTS[list(GHOSTS)[ghost]], axis=-1), axis=0)
+            others = [c for i, c in enumerate(SPRITES) if i != ghost]
+            covered = np.any(np.all(recorded[j][drawn][:, None] == others, axis=-1), axis=-1)
+            if drawn.any() and covered.all():
+                occluded += 1
+            else:
+                unexplained += 1
+    return unexplained, occluded, checked
+
+
+def test_every_ghost_appears_in_every_recorded_frame():
+    unexplained, occluded, checked = _flicker_misses(atari.Recording(frames=250, seed=3))
+    assert checked > 500  # ghosts were on screen in most of the 250 frames
+    assert unexplained == 0
+    assert occluded < checked // 4  # ghosts stacked in their pen at the start hide each other
+
+
+def test_single_emulator_frames_flicker():
+    """The check above can fail: without combining frames, ghosts vanish from frames."""
+    unexplained, _, checked = _flicker_misses(atari.Recording(frames=250, combine=1, seed=3))
+    assert checked > 500 and unexplained > 100
+
+
+def test_interrupted_recording_resumes(tmp_path):
+    recording = atari.Recording(train_episodes=2, test_episodes=1, frames=12, seed=1)
+    out = atari.record(tmp_path / "rec", recording, progress=False)
+    kept = out / "Train" / "episode_0000" / "00005.png"
+    mtime = kept.stat().st_mtime_ns
+    redo = out / "Train" / "episode_0001"
+    reference = [p.read_bytes() for p in sorted(redo.iterdir())]
+    redo.rename(redo.with_name("episode_0001.tmp"))  # as if stopped while writing it
+    (redo.with_name("episode_0001.tmp") / "00011.png").unlink()
+    atari.record(out, recording, progress=False)
+    assert kept.stat().st_mtime_ns == mtime  # finished episodes are not redone
+    assert [p.read_bytes() for p in sorted(redo.iterdir())] == reference
+    assert not redo.with_name("episode_0001.tmp").exists()
+
+
+def test_other_settings_into_the_same_folder_are_refused(tmp_path):
+    atari.record(
+        tmp_path, atari.Recording(train_episodes=1, test_episodes=0, frames=3), progress=False
+    )
+    with pytest.raises(DataError, match="frames differ"):
+        atari.record(
+            tmp_path, atari.Recording(train_episodes=1, test_episodes=0, frames=4), progress=False
+        )
+
+
+def test_unknown_game_and_bad_numbers():
+    with pytest.raises(ConfigError, match="--game NoSuchGame: not an ALE game.*MsPacman"):
+        atari.make_env("NoSuchGame")
+    with pytest.raises(ConfigError, match="--frameskip 0: expected 1 or more"):
+        atari.record("unused", atari.Recording(frameskip=0))
+    with pytest.raises(ConfigError, match="--train-episodes -1"):
+        atari.record("unused", atari.Recording(train_episodes=-1))
+
+
+def test_another_game_records(tmp_path):
+    recording = atari.Recording(game="Breakout", train_episodes=1, test_episodes=0, frames=5)
+    out = atari.record(tmp_path, recording, progress=False)
+    assert len(list((out / "Train" / "episode_0000").glob("*.png"))) == 5

@@ -1,0 +1,91 @@
+"""The repository's promises: set-up files agree, notebooks follow the contract."""
+
+import ast
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_environment_yml_installs_this_package():
+    """environment.yml holds no dependency list of its own: it pip-installs pyproject's."""
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda = [d for d in environment["dependencies"] if isinstance(d, str)]
+    pip = [d for d in environment["dependencies"] if isinstance(d, dict)][0]["pip"]
+    assert sorted(conda) == ["pip", "python=3.11"]
+    assert project["requires-python"] == ">=3.11"
+    assert pip == ["-e .[dev]"] and "dev" in project["optional-dependencies"]
+
+
+def test_make_help_lists_the_targets():
+    result = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True)
+    targets = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {
+        "setup",
+        "run-all",
+        "test",
+        "lab",
+        "data",
+        "bench",
+        "strip-notebooks",
+        "clean",
+    } <= targets
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_contract(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for statement in ast.parse(code[0].source).body:  # literals only
+        assert isinstance(statement, ast.Assign)
+        ast.literal_eval(statement.value)
+    assert notebook.metadata.kernelspec.name == "python3"
+    assert all(cell.outputs for cell in code[1:4]), "committed with outputs"
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors
+    source = "\n".join(cell.source for cell in code)
+    assert "import avgkit" in source or "from avgkit" in source
+
+
+def test_notebooks_hold_no_volatile_metadata():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import nbclean
+
+    for path in NOTEBOOKS:
+        assert not nbclean.clean(nbformat.read(path, as_version=4)), path.name
+
+
+def test_nbclean_strips_what_papermill_adds(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import nbclean
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 + 1", execution_count=3)
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=3),
+        nbformat.v4.new_output(
+            "stream",
+            name="stderr",
+            text=(
+                "WARNING: All log messages before absl::InitializeLog() is called are "
+                "written to STDERR\nI0000 00:00:1795608283.005415    4405 cudart_stub.cc:31]"
+                " Could not find cuda drivers\n"
+            ),
+        ),
+    ]
+    cell.metadata["papermill"] = {"duration": 1.0}
+    notebook.cells.append(cell)
+    notebook.metadata["papermill"] = {"parameters": {}}
+    assert nbclean.clean(notebook)
+    assert cell.execution_count is None and cell.outputs[0]["execution_count"] is None
+    assert len(cell.outputs) == 1 and "papermill" not in cell.metadata
+    assert not nbclean.clean(notebook)
