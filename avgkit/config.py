@@ -134,12 +134,12 @@ def _scaled(name: str, g_width: float, d_width: float) -> Config:
     )
 
 
-# Step times: one D + one G Adam update, batch 8, 32x32, 2 CPU cores, oneDNN on
-# (benchmarks/step_time.py); the paper preset takes seconds.
+# Step times: one D + one G Adam update, batch 8, 32x32, on 2 AMD EPYC cores with oneDNN on
+# (off: about 1.3-1.8x longer); benchmarks/step_time.py measures them.
 PRESETS = {
-    # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history).
+    # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history); about 6 s a step.
     "paper": lambda: Config(name="paper"),
-    # The paper's shape, G at 1/8 and D at 1/16 of its width: about 0.11-0.13 s a step.
+    # The paper's shape, G at 1/8 and D at 1/16 of its width: about 0.12 s a step.
     "small": lambda: _scaled("small", g_width=1 / 8, d_width=1 / 16),
     # For tests: four scales as the paper, but 3x3 kernels and one or two narrow layers a scale
     # (5x5 and 7x7 kernels at 32x32 cost about 0.1 s a step even at 1/16 width): about 0.02 s.
@@ -155,16 +155,19 @@ PRESETS = {
 
 
 # --- Validation: one ConfigError naming the field and the expected value ----------------------
-_SIZE_TABLES = ("g_feature_maps", "g_kernel_sizes", "d_feature_maps", "d_kernel_sizes")
-
-
 def _validate(config: Config) -> None:
     if not isinstance(config.name, str) or not config.name:
         raise ConfigError(f"name must be a non-empty string; got {config.name!r}")
     for field in ("hist_len", "crop_size", "batch_size"):
         _check_positive_int(field, getattr(config, field))
     _check_scale_factors(config.scale_factors)
-    for table in (*_SIZE_TABLES, "d_fc_sizes"):
+    for table in (
+        "g_feature_maps",
+        "g_kernel_sizes",
+        "d_feature_maps",
+        "d_kernel_sizes",
+        "d_fc_sizes",
+    ):
         _check_table(config, table)
     _check_layer_counts(config)
     _check_crop(config)

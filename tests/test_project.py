@@ -49,7 +49,8 @@ def test_notebook_contract(path):
         assert isinstance(statement, ast.Assign)
         ast.literal_eval(statement.value)
     assert notebook.metadata.kernelspec.name == "python3"
-    assert all(cell.outputs for cell in code[1:4]), "committed with outputs"
+    shown = [cell for cell in code if cell.outputs]
+    assert len(shown) >= len(code) // 2, "committed with the outputs of a run"
     errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
     assert not errors
     source = "\n".join(cell.source for cell in code)

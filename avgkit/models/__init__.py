@@ -1,0 +1,29 @@
+"""The paper's multi-scale generator and discriminator (Keras 3, TensorFlow backend)."""
+
+from avgkit.models.discriminator import (
+    Discriminator,
+    build_discriminator,
+    build_scale_discriminator,
+)
+from avgkit.models.generator import (
+    Generator,
+    build_generator,
+    build_scale_generator,
+    downsample,
+    pyramid,
+    scale_sizes,
+    upsample_to,
+)
+
+__all__ = [
+    "Discriminator",
+    "Generator",
+    "build_discriminator",
+    "build_generator",
+    "build_scale_discriminator",
+    "build_scale_generator",
+    "downsample",
+    "pyramid",
+    "scale_sizes",
+    "upsample_to",
+]

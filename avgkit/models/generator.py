@@ -1,0 +1,127 @@
+"""The paper's multi-scale generator: Y_k = tanh(u(Y_{k-1}) + G'_k(X_k, u(Y_{k-1}))).
+
+Sizes. Scale k works at ceil(H / f) x ceil(W / f), f = config.scale_factors[k] (8, 4, 2, 1):
+- `downsample` is f x f average pooling, stride f, padding 'same', as the official Torch code's
+  average pooling. When H or W does not divide by f, TensorFlow's SAME rule pads evenly on both
+  sides (the odd pixel at the bottom / right) and the edge cells average only the real pixels.
+- `upsample_to` resizes to the exact size of the next scale with nearest neighbour (half-pixel
+  centres): an exact 2x step repeats every pixel 2x2 (the Torch code's nearest upsampling), and
+  210x160 frames give scales of 27x20, 53x40, 105x80 and 210x160.
+`pyramid` applies the same rule to targets, so losses and the discriminator see what G sees.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from avgkit.config import Config
+from avgkit.errors import DataError
+
+
+def build_generator(config: Config) -> Generator:
+    """The paper's generator: G(frames) -> a list of predictions, coarse to fine.
+
+    frames: (batch, H, W, 3 * hist_len) in [-1, 1], any H, W >= the largest scale factor;
+    prediction k: (batch, H_k, W_k, 3) in (-1, 1), H_k x W_k from `scale_sizes`, the last H x W.
+    """
+    return Generator(config)
+
+
+class Generator(keras.Model):
+    """One fully convolutional G'_k per scale in `scales` (see `build_scale_generator`)."""
+
+    def __init__(self, config: Config):
+        # float32 outside the scales (pyramid, sums, tanh) under a mixed precision policy too
+        super().__init__(name="generator", dtype="float32")
+        self.config = config
+        # One attribute per scale: tf.train.Checkpoint does not follow Keras 3's tracked lists.
+        for k in range(len(config.scale_factors)):
+            setattr(self, f"scale{k}", build_scale_generator(config, k))
+        self.built = True  # every scale is a built functional model
+
+    @property
+    def scales(self) -> list[keras.Model]:
+        return [getattr(self, f"scale{k}") for k in range(len(self.config.scale_factors))]
+
+    def call(self, frames):
+        check_history(frames, self.config, "generator input")
+        predictions = []
+        for x_k, g_k in zip(pyramid(frames, self.config), self.scales, strict=True):
+            if not predictions:  # the coarsest scale has no coarser prediction
+                residual, base = g_k(x_k), 0.0
+            else:
+                base = upsample_to(predictions[-1], tf.shape(x_k)[1:3])
+                residual = g_k(tf.concat([x_k, base], axis=-1))
+            predictions.append(tf.tanh(tf.cast(residual, tf.float32) + base))
+        return predictions
+
+
+def build_scale_generator(config: Config, k: int) -> keras.Model:
+    """G'_k, the residual of scale k: (batch, h, w, c) -> (batch, h, w, 3), unbounded.
+
+    c = 3 * hist_len at the coarsest scale, 3 * hist_len + 3 (the upsampled coarser prediction
+    last) above. SAME convolutions with kernels `g_kernel_sizes[k]`, ReLU between them, no
+    activation on the last one: the tanh comes after the coarser prediction is added.
+    """
+    channels = 3 * config.hist_len + (3 if k > 0 else 0)
+    x = inputs = keras.Input(shape=(None, None, channels), name=f"g{k}_input")
+    maps, kernels = config.g_feature_maps[k], config.g_kernel_sizes[k]
+    for i, (filters, kernel) in enumerate(zip((*maps, 3), kernels, strict=True)):
+        last = i == len(maps)
+        x = keras.layers.Conv2D(
+            filters,
+            kernel,
+            padding="same",
+            activation=None if last else "relu",
+            name=f"g{k}_residual" if last else f"g{k}_conv{i}",
+        )(x)
+    return keras.Model(inputs, x, name=f"generator_scale{k}")
+
+
+def pyramid(images, config: Config) -> list[tf.Tensor]:
+    """`images` (batch, H, W, c) at every scale, coarse to fine: (batch, H_k, W_k, c)."""
+    return [downsample(images, factor) for factor in config.scale_factors]
+
+
+def scale_sizes(height: int, width: int, config: Config) -> list[tuple[int, int]]:
+    """(H_k, W_k) = (ceil(H / f), ceil(W / f)) for every scale factor f, coarse to fine."""
+    return [(math.ceil(height / f), math.ceil(width / f)) for f in config.scale_factors]
+
+
+def downsample(images, factor: int) -> tf.Tensor:
+    """f x f mean pooling, SAME: (batch, H, W, c) -> (batch, ceil(H / f), ceil(W / f), c)."""
+    if factor == 1:
+        return tf.convert_to_tensor(images)
+    return tf.nn.avg_pool2d(images, ksize=factor, strides=factor, padding="SAME")
+
+
+def upsample_to(images, size) -> tf.Tensor:
+    """Nearest-neighbour resize of (batch, h, w, c) to (batch, *size, c); `size` may be a tensor."""
+    return tf.image.resize(images, size, method="nearest")
+
+
+def check_history(frames, config: Config, what: str) -> None:
+    """Raise DataError unless `frames` is (batch, H, W, 3 * hist_len) with H, W >= the largest
+    scale factor. Checks what is known statically (always, when called eagerly)."""
+    shape = tf.TensorShape(frames.shape)
+    channels = 3 * config.hist_len
+    if shape.rank != 4:
+        raise DataError(
+            f"{what} has shape {shape}; expected (batch, height, width, {channels}): "
+            f"{config.hist_len} RGB frames stacked on the last axis"
+        )
+    if shape[-1] is not None and shape[-1] != channels:
+        raise DataError(
+            f"{what} has {shape[-1]} channels; expected 3 * hist_len = {channels} "
+            f"(hist_len = {config.hist_len} RGB frames stacked on the last axis)"
+        )
+    smallest = config.scale_factors[0]
+    for axis, name in ((1, "height"), (2, "width")):
+        if shape[axis] is not None and shape[axis] < smallest:
+            raise DataError(
+                f"{what} has {name} {shape[axis]}; expected at least {smallest} px, the largest "
+                f"scale factor in scale_factors {list(config.scale_factors)}"
+            )

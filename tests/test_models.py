@@ -1,0 +1,265 @@
+"""The multi-scale generator and discriminator: parameter counts by hand, shapes on any frame
+size, the image pyramid, the residual path across scales, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from avgkit import config, models
+from avgkit.errors import DataError
+
+# The TF1 implementation's tables (its README): G maps with input channels first, 3 outputs last;
+# D conv maps without the input channels; D fully connected sizes with the single output.
+G_MAPS = [
+    [12, 128, 256, 128, 3],
+    [15, 128, 256, 128, 3],
+    [15, 128, 256, 512, 256, 128, 3],
+    [15, 128, 256, 512, 256, 128, 3],
+]
+G_KERNELS = [[3, 3, 3, 3], [5, 3, 3, 5], [5, 3, 3, 3, 3, 5], [7, 5, 5, 5, 5, 7]]
+D_MAPS = [[64], [64, 128, 128], [128, 256, 256], [128, 256, 512, 128]]
+D_KERNELS = [[3], [3, 3, 3], [5, 5, 5], [7, 7, 5, 5]]
+D_FC = [[512, 256, 1], [1024, 512, 1], [1024, 512, 1], [1024, 512, 1]]
+D_SIZES = [4, 8, 16, 32]  # 32x32 crops at 1/8, 1/4, 1/2, 1/1
+
+
+def conv_params(kernel, c_in, c_out):
+    return kernel * kernel * c_in * c_out + c_out
+
+
+def hand_count_generator():
+    return [
+        sum(conv_params(k, maps[i], maps[i + 1]) for i, k in enumerate(kernels))
+        for maps, kernels in zip(G_MAPS, G_KERNELS, strict=True)
+    ]
+
+
+def hand_count_discriminator(input_channels):
+    counts = []
+    for maps, kernels, fc, size in zip(D_MAPS, D_KERNELS, D_FC, D_SIZES, strict=True):
+        count, c_in = 0, input_channels
+        for c_out, k in zip(maps, kernels, strict=True):
+            count += conv_params(k, c_in, c_out)
+            c_in, size = c_out, size - (k - 1)  # VALID
+        size //= 2  # 2x2 max-pool
+        n_in = size * size * maps[-1]
+        for n_out in fc:
+            count += n_in * n_out + n_out
+            n_in = n_out
+        counts.append(count)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def paper_models():
+    paper = config.preset("paper")
+    return models.build_generator(paper), models.build_discriminator(paper)
+
+
+def test_paper_generator_parameters_equal_a_hand_count(paper_models):
+    generator, _ = paper_models
+    per_scale = hand_count_generator()
+    assert [scale.count_params() for scale in generator.scales] == per_scale
+    assert generator.count_params() == sum(per_scale)
+    assert round(sum(per_scale) / 1e6, 1) == 12.6  # the TF1 generator's 12.6 M
+
+
+def test_paper_discriminator_parameters_equal_a_hand_count(paper_models):
+    _, discriminator = paper_models
+    per_scale = hand_count_discriminator(input_channels=4 * 3 + 3)  # history + frame
+    assert [scale.count_params() for scale in discriminator.scales] == per_scale
+    assert discriminator.count_params() == sum(per_scale)
+
+
+def test_tf1_discriminator_sees_only_the_frame():
+    tf1 = dataclasses.replace(config.preset("paper"), d_sees_history=False)
+    discriminator = models.build_discriminator(tf1)
+    assert discriminator.count_params() == sum(hand_count_discriminator(input_channels=3))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    keras.utils.set_random_seed(0)
+    cfg = config.preset("tiny")
+    return cfg, models.build_generator(cfg), models.build_discriminator(cfg)
+
+
+def random_frames(height, width, channels=12, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (batch, height, width, channels)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "expected"),
+    [
+        (32, 32, [(4, 4), (8, 8), (16, 16), (32, 32)]),
+        (210, 160, [(27, 20), (53, 40), (105, 80), (210, 160)]),
+        (33, 47, [(5, 6), (9, 12), (17, 24), (33, 47)]),
+        (8, 9, [(1, 2), (2, 3), (4, 5), (8, 9)]),
+    ],
+)
+def test_generator_runs_on_any_frame_size(tiny, height, width, expected):
+    cfg, generator, _ = tiny
+    assert models.scale_sizes(height, width, cfg) == expected
+    assert expected == [(math.ceil(height / f), math.ceil(width / f)) for f in (8, 4, 2, 1)]
+    predictions = generator(random_frames(height, width))
+    assert [tuple(p.shape) for p in predictions] == [(2, h, w, 3) for h, w in expected]
+    for prediction in predictions:
+        assert prediction.dtype == tf.float32
+        assert np.all(np.abs(prediction.numpy()) < 1)
+
+
+def test_generator_runs_in_a_tf_function_with_unknown_sizes(tiny):
+    cfg, generator, _ = tiny
+    run = tf.function(
+        generator, input_signature=[tf.TensorSpec((None, None, None, 12), tf.float32)]
+    )
+    frames = random_frames(33, 47)
+    for eager, traced in zip(generator(frames), run(frames), strict=True):
+        np.testing.assert_allclose(traced.numpy(), eager.numpy(), atol=1e-6)
+
+
+def test_pyramid_is_block_means_when_sizes_divide(tiny):
+    cfg, _, _ = tiny
+    images = random_frames(32, 16, channels=3)
+    for level, factor in zip(models.pyramid(images, cfg), (8, 4, 2, 1), strict=True):
+        blocks = images.reshape(2, 32 // factor, factor, 16 // factor, factor, 3)
+        np.testing.assert_allclose(level.numpy(), blocks.mean(axis=(2, 4)), atol=1e-6)
+
+
+def test_pyramid_pads_evenly_and_averages_only_real_pixels():
+    """10 rows at factor 8 -> 2 cells: SAME pads 3 rows above and 3 below, so the cells are the
+    means of rows 0-4 and 5-9; 11 rows -> pads 2 above and 3 below: rows 0-5 and 6-10."""
+    images = np.arange(10 * 11, dtype=np.float32).reshape(1, 10, 11, 1)
+    rows = models.downsample(images, 8).numpy()[0, :, :, 0]
+    assert rows.shape == (2, 2)
+    np.testing.assert_allclose(
+        rows[:, 0], [images[0, 0:5, 0:6].mean(), images[0, 5:10, 0:6].mean()]
+    )
+    np.testing.assert_allclose(rows[0], [images[0, 0:5, 0:6].mean(), images[0, 0:5, 6:11].mean()])
+
+
+def test_upsampling_repeats_pixels_on_exact_steps():
+    images = random_frames(3, 5, channels=3)
+    expected = images.repeat(2, axis=1).repeat(2, axis=2)
+    np.testing.assert_array_equal(models.upsample_to(images, (6, 10)).numpy(), expected)
+    assert tuple(models.upsample_to(images, (5, 9)).shape) == (2, 5, 9, 3)
+
+
+def test_each_scale_adds_a_residual_to_the_upsampled_coarser_prediction():
+    """With G'_k's weights all zero, Y_k = tanh(u(Y_{k-1})); Y_1 = tanh(0) = 0."""
+    keras.utils.set_random_seed(1)
+    cfg = config.preset("tiny")
+    generator = models.build_generator(cfg)
+    frames = random_frames(32, 32)
+    before = [p.numpy() for p in generator(frames)]
+    for variable in generator.scales[2].weights:
+        variable.assign(tf.zeros_like(variable))
+    after = [p.numpy() for p in generator(frames)]
+    np.testing.assert_array_equal(after[1], before[1])  # coarser scales unchanged
+    upsampled = before[1].repeat(2, axis=1).repeat(2, axis=2)
+    np.testing.assert_allclose(after[2], np.tanh(upsampled), atol=1e-6)
+    assert not np.allclose(after[3], before[3])  # the finer scale builds on it
+    for variable in generator.scales[0].weights:
+        variable.assign(tf.zeros_like(variable))
+    np.testing.assert_array_equal(generator(frames)[0].numpy(), 0.0)
+
+
+def test_scale_inputs_have_the_expected_channels(tiny):
+    cfg, generator, discriminator = tiny
+    assert [g.input_shape[-1] for g in generator.scales] == [12, 15, 15, 15]
+    assert [d.input_shape[1:] for d in discriminator.scales] == [
+        (4, 4, 15),
+        (8, 8, 15),
+        (16, 16, 15),
+        (32, 32, 15),
+    ]
+
+
+def test_discriminator_gives_one_logit_per_clip_and_scale(tiny):
+    cfg, generator, discriminator = tiny
+    history = random_frames(32, 32, batch=3)
+    target = random_frames(32, 32, channels=3, batch=3, seed=1)
+    for frames in (generator(history), models.pyramid(target, cfg)):
+        logits = discriminator(history, frames)
+        assert [tuple(logit.shape) for logit in logits] == [(3, 1)] * 4
+        assert all(logit.dtype == tf.float32 for logit in logits)
+
+
+def test_discriminator_judges_the_sequence_only_with_history(tiny):
+    cfg, _, discriminator = tiny
+    history, other = random_frames(32, 32), random_frames(32, 32, seed=2)
+    frames = models.pyramid(random_frames(32, 32, channels=3, seed=1), cfg)
+    with_history = [logit.numpy() for logit in discriminator(history, frames)]
+    with_other = [logit.numpy() for logit in discriminator(other, frames)]
+    assert all(not np.allclose(a, b) for a, b in zip(with_history, with_other, strict=True))
+
+    tf1 = models.build_discriminator(dataclasses.replace(cfg, d_sees_history=False))
+    assert [d.input_shape[-1] for d in tf1.scales] == [3] * 4
+    assert all(
+        np.array_equal(a.numpy(), b.numpy())
+        for a, b in zip(tf1(history, frames), tf1(other, frames), strict=True)
+    )
+
+
+def test_outputs_stay_float32_under_mixed_precision():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        cfg = config.preset("tiny")
+        generator, discriminator = models.build_generator(cfg), models.build_discriminator(cfg)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert generator.scales[3].layers[-1].compute_dtype == "bfloat16"
+    history = random_frames(32, 32)
+    predictions = generator(history)
+    logits = discriminator(history, predictions)
+    assert {t.dtype for t in predictions + logits} == {tf.float32}
+
+
+def test_checkpoint_round_trip_restores_the_predictions(tiny, tmp_path):
+    cfg, generator, discriminator = tiny
+    frames = random_frames(32, 32)
+    path = tf.train.Checkpoint(generator=generator, discriminator=discriminator).save(
+        str(tmp_path / "ckpt")
+    )
+    keras.utils.set_random_seed(5)
+    fresh_g, fresh_d = models.build_generator(cfg), models.build_discriminator(cfg)
+    tf.train.Checkpoint(generator=fresh_g, discriminator=fresh_d).restore(path).assert_consumed()
+    for a, b in zip(generator(frames), fresh_g(frames), strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((2, 32, 32, 9), r"has 9 channels; expected 3 \* hist_len = 12"),
+        ((2, 7, 40, 12), r"has height 7; expected at least 8 px"),
+        ((2, 40, 5, 12), r"has width 5; expected at least 8 px"),
+        ((32, 32, 12), r"has shape \(32, 32, 12\); expected \(batch, height, width, 12\)"),
+    ],
+)
+def test_generator_rejects_bad_input_with_one_clear_error(tiny, shape, message):
+    _, generator, _ = tiny
+    with pytest.raises(DataError, match="generator input " + message):
+        generator(np.zeros(shape, np.float32))
+
+
+def test_discriminator_rejects_bad_input_with_one_clear_error(tiny):
+    cfg, _, discriminator = tiny
+    history = random_frames(32, 32)
+    frames = models.pyramid(random_frames(32, 32, channels=3), cfg)
+    with pytest.raises(DataError, match=r"history is 40x40 px; expected .* = 32x32"):
+        discriminator(random_frames(40, 40), models.pyramid(random_frames(40, 40, 3), cfg))
+    with pytest.raises(DataError, match=r"history has 6 channels; expected 3 \* hist_len = 12"):
+        discriminator(random_frames(32, 32, channels=6), frames)
+    with pytest.raises(DataError, match=r"got 3 frames; expected one per scale, 4"):
+        discriminator(history, frames[1:])
+    with pytest.raises(DataError, match=r"frame 1 has shape \(2, 8, 8, 1\); expected \(batch, 8"):
+        discriminator(history, [frames[0], frames[1][..., :1], *frames[2:]])
