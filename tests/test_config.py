@@ -6,30 +6,19 @@ import dataclasses
 import json
 
 import pytest
+from tf1_tables import D_FC, D_KERNELS, D_MAPS, G_KERNELS, G_MAPS
 
 from avgkit import config
 from avgkit.errors import ConfigError
 
-# The TF1 implementation's sizes (its README), input channels first and 3 outputs last for G.
-TF1_G_MAPS = [
-    [12, 128, 256, 128, 3],
-    [15, 128, 256, 128, 3],
-    [15, 128, 256, 512, 256, 128, 3],
-    [15, 128, 256, 512, 256, 128, 3],
-]
-TF1_G_KERNELS = [[3, 3, 3, 3], [5, 3, 3, 5], [5, 3, 3, 3, 3, 5], [7, 5, 5, 5, 5, 7]]
-TF1_D_MAPS = [[3, 64], [3, 64, 128, 128], [3, 128, 256, 256], [3, 128, 256, 512, 128]]
-TF1_D_KERNELS = [[3], [3, 3, 3], [5, 5, 5], [7, 7, 5, 5]]
-TF1_D_FC = [[512, 256, 1], [1024, 512, 1], [1024, 512, 1], [1024, 512, 1]]
-
 
 def test_paper_preset_has_the_tf1_sizes_and_the_paper_weights():
     paper = config.preset("paper")
-    assert [list(maps) for maps in paper.g_feature_maps] == [m[1:-1] for m in TF1_G_MAPS]
-    assert [list(k) for k in paper.g_kernel_sizes] == TF1_G_KERNELS
-    assert [list(maps) for maps in paper.d_feature_maps] == [m[1:] for m in TF1_D_MAPS]
-    assert [list(k) for k in paper.d_kernel_sizes] == TF1_D_KERNELS
-    assert [list(fc) for fc in paper.d_fc_sizes] == [fc[:-1] for fc in TF1_D_FC]
+    assert [list(maps) for maps in paper.g_feature_maps] == [m[1:-1] for m in G_MAPS]
+    assert [list(k) for k in paper.g_kernel_sizes] == G_KERNELS
+    assert [list(maps) for maps in paper.d_feature_maps] == [m[1:] for m in D_MAPS]
+    assert [list(k) for k in paper.d_kernel_sizes] == D_KERNELS
+    assert [list(fc) for fc in paper.d_fc_sizes] == [fc[:-1] for fc in D_FC]
     assert (paper.lam_adv, paper.lam_lp, paper.lam_gdl) == (0.05, 1.0, 1.0)
     assert (paper.batch_size, paper.hist_len, paper.crop_size) == (8, 4, 32)
     assert paper.scale_factors == (8, 4, 2, 1)

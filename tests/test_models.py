@@ -10,22 +10,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tf1_tables import D_FC, D_KERNELS, D_MAPS, G_KERNELS, G_MAPS
 
 from avgkit import config, models
 from avgkit.errors import DataError
 
-# The TF1 implementation's tables (its README): G maps with input channels first, 3 outputs last;
-# D conv maps without the input channels; D fully connected sizes with the single output.
-G_MAPS = [
-    [12, 128, 256, 128, 3],
-    [15, 128, 256, 128, 3],
-    [15, 128, 256, 512, 256, 128, 3],
-    [15, 128, 256, 512, 256, 128, 3],
-]
-G_KERNELS = [[3, 3, 3, 3], [5, 3, 3, 5], [5, 3, 3, 3, 3, 5], [7, 5, 5, 5, 5, 7]]
-D_MAPS = [[64], [64, 128, 128], [128, 256, 256], [128, 256, 512, 128]]
-D_KERNELS = [[3], [3, 3, 3], [5, 5, 5], [7, 7, 5, 5]]
-D_FC = [[512, 256, 1], [1024, 512, 1], [1024, 512, 1], [1024, 512, 1]]
 D_SIZES = [4, 8, 16, 32]  # 32x32 crops at 1/8, 1/4, 1/2, 1/1
 
 
@@ -44,7 +33,7 @@ def hand_count_discriminator(input_channels):
     counts = []
     for maps, kernels, fc, size in zip(D_MAPS, D_KERNELS, D_FC, D_SIZES, strict=True):
         count, c_in = 0, input_channels
-        for c_out, k in zip(maps, kernels, strict=True):
+        for c_out, k in zip(maps[1:], kernels, strict=True):  # maps[0]: TF1's 3 input channels
             count += conv_params(k, c_in, c_out)
             c_in, size = c_out, size - (k - 1)  # VALID
         size //= 2  # 2x2 max-pool

@@ -60,7 +60,8 @@ class Summary:
     num_clips: int
     shards: int
     bytes: int
-    seconds: float
+    seconds: float  # wall clock, from listing the frames to the last shard
+    cpu_seconds: float  # CPU time of this process and its workers (the work itself)
     passed: int  # clips whose kept crop beats the movement threshold
     made: int  # clips made by this run (0 when everything was already there)
     too_short: list[str]
@@ -137,7 +138,7 @@ def process(
         raise ConfigError(f"-n/--num_clips {num_clips}: expected a positive number of clips")
     if shard_size < 1:
         raise ConfigError(f"shard_size {shard_size}: expected a positive number of clips")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     train_dir, clips_dir = Path(train_dir), Path(clips_dir)
     videos, too_short = list_videos(train_dir, min_frames=spec.clip_frames)
     for video in too_short:
@@ -157,12 +158,14 @@ def process(
     todo = [task for task in plan if not (clips_dir / task["file"]).exists()]
     tasks = [(videos[t["video"]], t, seed, spec, clips_dir, shapes[t["video"]]) for t in todo]
     sizes = {t["file"]: t["clips"] for t in todo}
+    worker_seconds = 0.0
     if workers is None:  # a worker process costs about a second to start: worth ~20k clips
         workers = min(os.cpu_count() or 1, max(1, sum(sizes.values()) // 20_000))
     workers = min(workers, max(len(tasks), 1))
     with tqdm(total=sum(sizes.values()), desc="process", unit="clip", disable=not progress) as bar:
-        for file in _run(tasks, workers):
+        for file, seconds in _run(tasks, workers):
             bar.update(sizes[file])
+            worker_seconds += seconds if workers > 1 else 0.0  # else counted in ours
     manifest["complete"] = True
     _write_json(clips_dir / MANIFEST, manifest)
     return Summary(
@@ -171,6 +174,7 @@ def process(
         shards=len(plan),
         bytes=sum((clips_dir / t["file"]).stat().st_size for t in plan),
         seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started + worker_seconds,
         passed=sum(_passed(clips_dir / t["file"], spec.threshold) for t in plan),
         made=sum(sizes.values()),
         too_short=[str(video.path) for video in too_short],
@@ -323,7 +327,7 @@ def _prepare(clips_dir: Path, manifest: dict, overwrite: bool) -> None:
 
 
 def _run(tasks, workers):
-    """Yield (shard file, clips that passed) as shards finish, in a pool when workers > 1."""
+    """Yield (shard file, CPU seconds) as shards finish, in a pool when workers > 1."""
     if workers <= 1:
         yield from map(_make_shard, tasks)
         return
@@ -332,7 +336,9 @@ def _run(tasks, workers):
         yield from pool.map(_make_shard, tasks, chunksize=1)
 
 
-def _make_shard(task) -> str:
+def _make_shard(task) -> tuple[str, float]:
+    """Cut, compress and write one shard; returns its file name and the CPU seconds it took."""
+    started = time.process_time()
     video, shard, seed, spec, clips_dir, shape = task
     starts = shard["starts"]
     needed = np.unique(starts[:, None] + np.arange(spec.clip_frames))
@@ -343,7 +349,7 @@ def _make_shard(task) -> str:
     tmp = final.with_name(final.name + ".tmp")
     _save_npz(tmp, clips=clips, scores=scores.astype(np.float32))
     tmp.replace(final)
-    return shard["file"]
+    return shard["file"], time.process_time() - started
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
