@@ -43,8 +43,12 @@ class Discriminator(keras.Model):
     def scales(self) -> list[keras.Model]:
         return [getattr(self, f"scale{k}") for k in range(len(self.config.scale_factors))]
 
-    def call(self, history, frames):
+    def __call__(self, history, frames, *args, **kwargs):
+        # Checked before Keras's __call__, which would wrap the error in its own report.
         self._check(history, frames)
+        return super().__call__(history, frames, *args, **kwargs)
+
+    def call(self, history, frames):
         if not self.config.d_sees_history:
             return [d_k(frame) for d_k, frame in zip(self.scales, frames, strict=True)]
         return [

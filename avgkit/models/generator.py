@@ -46,8 +46,12 @@ class Generator(keras.Model):
     def scales(self) -> list[keras.Model]:
         return [getattr(self, f"scale{k}") for k in range(len(self.config.scale_factors))]
 
-    def call(self, frames):
+    def __call__(self, frames, *args, **kwargs):
+        # Checked before Keras's __call__, which would wrap the error in its own report.
         check_history(frames, self.config, "generator input")
+        return super().__call__(frames, *args, **kwargs)
+
+    def call(self, frames):
         predictions = []
         for x_k, g_k in zip(pyramid(frames, self.config), self.scales, strict=True):
             if not predictions:  # the coarsest scale has no coarser prediction
