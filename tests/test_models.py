@@ -252,3 +252,15 @@ def test_discriminator_rejects_bad_input_with_one_clear_error(tiny):
         discriminator(history, frames[1:])
     with pytest.raises(DataError, match=r"frame 1 has shape \(2, 8, 8, 1\); expected \(batch, 8"):
         discriminator(history, [frames[0], frames[1][..., :1], *frames[2:]])
+
+
+def test_input_errors_are_not_wrapped_by_keras():
+    """The message is avgkit's own one line, not Keras's 'Exception encountered when calling'."""
+    tiny = config.preset("tiny")
+    with pytest.raises(DataError) as error:
+        models.build_generator(tiny)(np.zeros((1, 32, 32, 9), np.float32))
+    assert str(error.value).startswith("generator input has 9 channels; expected")
+    with pytest.raises(DataError) as error:
+        frames = [np.zeros((1, s, s, 3), np.float32) for s in (4, 8, 16, 32)]
+        models.build_discriminator(tiny)(np.zeros((1, 16, 16, 12), np.float32), frames)
+    assert str(error.value).startswith("discriminator history is 16x16 px")
