@@ -1,4 +1,4 @@
-"""The `avgkit` command: `avgkit record | import-video | process | bench`.
+"""The `avgkit` command: `avgkit record | import-video | process | bench | train`.
 
 Flags keep the names of the TF1 implementation (`-n/--num_clips`, `-t/--train_dir`, ...); every
 long flag is accepted with underscores or hyphens, and `-H` works as well as `-h`. Bad input ends
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from avgkit import config
 from avgkit.errors import AvgkitError
 
 
@@ -73,6 +75,71 @@ def run_bench(args) -> None:
     from avgkit import bench
 
     bench.run(args.out, clips=args.clips, tf1_clips=args.tf1_clips, full=args.full)
+
+
+def run_train(args) -> None:
+    from avgkit import home, train
+
+    run_dir = Path(args.runs_dir or home.home()) / args.name
+    run_config = _train_config(args, run_dir)
+    test_dir = args.test_dir or _sibling_test_dir(args.clips_dir)
+    if args.test_only:
+        if test_dir is None:
+            raise AvgkitError("-T/--test_only needs test frames: pass -t/--test_dir")
+        train.test(run_dir, test_dir, args.recursions, args.load_path, run_config)
+        return
+    if test_dir is None:
+        print("no -t/--test_dir (and no Test/ beside the clips' Train/): no full-frame tests")
+    frequencies = train.Frequencies(
+        stats=args.stats_freq,
+        summary=args.summary_freq,
+        images=args.img_save_freq,
+        test=args.test_freq,
+        save=args.model_save_freq,
+    )
+    train.train(
+        run_config,
+        args.clips_dir,
+        run_dir,
+        args.steps,
+        adversarial=args.adversarial,
+        seed=args.seed,
+        load_path=args.load_path,
+        overwrite=args.overwrite,
+        test_dir=test_dir,
+        recursions=args.recursions,
+        frequencies=frequencies,
+        precision="mixed" if args.mixed_precision else "float32",
+        jit_compile=args.jit_compile,
+    )
+    print(f"run {args.name}: checkpoints, summaries, images and results in {run_dir}")
+
+
+def _train_config(args, run_dir: Path):
+    """--preset, else the preset of the run being resumed or of the -l checkpoint, else paper."""
+    from avgkit import train
+
+    if args.preset:
+        return config.preset(args.preset)
+    if (run_dir / "config.json").exists():
+        return config.preset(config.load(run_dir / "config.json").name)
+    if args.load_path:
+        saved = train.config_beside(train.resolve_checkpoint(args.load_path))
+        if saved is not None:
+            return config.preset(saved.name)
+    return config.preset("paper")
+
+
+def _sibling_test_dir(clips_dir: str) -> Path | None:
+    """Test/ beside the Train/ folder the clips were cut from (as `avgkit record` lays them)."""
+    from avgkit.data import clips
+
+    try:
+        source = Path(clips.read_manifest(clips_dir)["source"])
+    except (AvgkitError, KeyError):
+        return None
+    test_dir = source.parent / "Test"
+    return test_dir if test_dir.is_dir() else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,6 +241,96 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also process 5,000,000 clips for real (about 5 minutes here)",
     )
+
+    train = command("train", run_train, "Train the generator (and discriminator) on clips.")
+    _flag(train, "-l", "--load_path", help="start from this checkpoint, checkpoints or run folder")
+    _flag(
+        train,
+        "-t",
+        "--test_dir",
+        help="frame folders for the full-frame test (default: Test/ beside the clips' Train/)",
+    )
+    _flag(
+        train,
+        "-r",
+        "--recursions",
+        type=int,
+        default=1,
+        help="frames predicted recursively in the test (default 1)",
+    )
+    _flag(
+        train,
+        "-a",
+        "--adversarial",
+        type=_true_false,
+        default=True,
+        metavar="{t,f}",
+        help="t: adversarial training as the paper; f: Lp + GDL only (default t)",
+    )
+    _flag(
+        train,
+        "-n",
+        "--name",
+        default="default",
+        help="the run: <runs_dir>/<name> (default default)",
+    )
+    _flag(train, "-O", "--overwrite", action="store_true", help="delete the named run first")
+    _flag(train, "-T", "--test_only", action="store_true", help="only test the latest checkpoint")
+    for name, default, what in (
+        ("--stats_freq", 10, "print loss and error stats"),
+        ("--summary_freq", 100, "write TensorBoard summaries"),
+        ("--img_save_freq", 1000, "save images of a fixed batch"),
+        ("--test_freq", 5000, "test on full frames"),
+        ("--model_save_freq", 10000, "save a checkpoint"),
+    ):
+        _flag(
+            train,
+            None,
+            name,
+            type=int,
+            default=default,
+            help=f"{what} every n steps (default {default})",
+        )
+    _flag(
+        train,
+        "-c",
+        "--clips_dir",
+        default="data/mspacman/clips",
+        help="clip shards from `avgkit process` (default data/mspacman/clips)",
+    )
+    _flag(
+        train,
+        None,
+        "--preset",
+        choices=sorted(config.PRESETS),
+        help="model size (default: the run's own when resuming, else paper)",
+    )
+    _flag(
+        train,
+        None,
+        "--steps",
+        type=int,
+        default=1_000_000,
+        help="total steps to reach; a resumed run stops there too (default 1000000)",
+    )
+    _flag(
+        train, None, "--seed", type=int, default=0, help="initial weights and batches (default 0)"
+    )
+    _flag(train, None, "--runs_dir", help="where runs go (default $AVGKIT_HOME, else runs/)")
+    _flag(
+        train,
+        None,
+        "--mixed_precision",
+        action="store_true",
+        help="bfloat16 on a CPU, float16 on a GPU (fast only where the hardware has them)",
+    )
+    _flag(
+        train,
+        None,
+        "--jit_compile",
+        action="store_true",
+        help="XLA for the discriminator's update (the generator's has no XLA kernel)",
+    )
     return parser
 
 
@@ -190,6 +347,15 @@ def _flag(parser, short, name, **kwargs):
     names = ([short] if short else []) + sorted(spellings, key=lambda s: (s != name, s))
     dest = name[2:].replace("-", "_")
     parser.add_argument(*names, dest=dest, **kwargs)
+
+
+def _true_false(text: str) -> bool:
+    value = text.lower()
+    if value in ("t", "true", "y", "yes", "1"):
+        return True
+    if value in ("f", "false", "n", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: expected t or f")
 
 
 def _size(text: str) -> tuple[int, int]:

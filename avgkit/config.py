@@ -19,6 +19,7 @@ CROP_SIZE = 32  # training crops are 32x32 (paper and TF1)
 MOVEMENT_THRESHOLD = 100.0  # TF1: sum over the 4 frame pairs of squared differences, [-1, 1] units
 MOVEMENT_MAX_TRIES = 100  # TF1: crops tried before the last one is kept
 TAKE_FIRST_PROB = 0.05  # TF1: share of clips kept without the movement filter
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,14 @@ class Config:
     lam_gdl: float = 1.0
     l_num: int = 1  # p of the Lp loss; the paper's best model uses p = 1 with GDL
     alpha_num: int = 1  # alpha of the gradient difference loss
+    # Optimizers. The paper: SGD, rho_G from 0.04 down to 0.005, rho_D = 0.02; the TF1 code: Adam
+    # 4e-5 for G, SGD 0.02 for D. avgkit: Adam 1e-4 for both (why: avgkit.train.trainer).
+    g_optimizer: str = "adam"  # "adam" or "sgd"
+    d_optimizer: str = "adam"
+    g_learning_rate: float = 1e-4
+    d_learning_rate: float = 1e-4
+    g_decay_steps: int = 0  # G's rate falls linearly over this many steps; 0: constant
+    g_decay_to: float = 1.0  # ... to g_learning_rate * g_decay_to (paper: 0.005 / 0.04 = 0.125)
 
     def __post_init__(self):
         # Lists (from JSON or a caller) become tuples, so a Config stays hashable and comparable.
@@ -134,15 +143,16 @@ def _scaled(name: str, g_width: float, d_width: float) -> Config:
     )
 
 
-# Step times: one D + one G Adam update, batch 8, 32x32, on 2 AMD EPYC cores with oneDNN on
-# (off: about 1.3-1.8x longer); benchmarks/step_time.py measures them.
+# Step times: one D + one G Adam update, batch 8, 32x32, 2 AMD EPYC cores, TensorFlow's default
+# kernels (benchmarks/step_time.py, median of 10 rounds on an idle machine, 2026-11-25).
+# TF_ENABLE_ONEDNN_OPTS=1 nearly halves them, but makes full-frame convolutions far slower.
 PRESETS = {
-    # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history); about 6 s a step.
+    # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history); seconds a step.
     "paper": lambda: Config(name="paper"),
-    # The paper's shape, G at 1/8 and D at 1/16 of its width: about 0.12 s a step.
+    # The paper's shape, G at 1/8 and D at 1/16 of its width: 0.21 s a step (0.12 s with oneDNN).
     "small": lambda: _scaled("small", g_width=1 / 8, d_width=1 / 16),
     # For tests: four scales as the paper, but 3x3 kernels and one or two narrow layers a scale
-    # (5x5 and 7x7 kernels at 32x32 cost about 0.1 s a step even at 1/16 width): about 0.02 s.
+    # (5x5 and 7x7 kernels at 32x32 cost about 0.1 s a step even at 1/16 width): 0.035 s.
     "tiny": lambda: Config(
         name="tiny",
         g_feature_maps=((8,), (8,), (8, 8), (8, 8)),
@@ -181,6 +191,22 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{field} must be 1 or 2 (paper section 3); got {value!r}")
     if not isinstance(config.d_sees_history, bool):
         raise ConfigError(f"d_sees_history must be true or false; got {config.d_sees_history!r}")
+    _check_optimizers(config)
+
+
+def _check_optimizers(config: Config) -> None:
+    for field in ("g_optimizer", "d_optimizer"):
+        if getattr(config, field) not in OPTIMIZERS:
+            raise ConfigError(
+                f"{field} must be one of {list(OPTIMIZERS)}; got {getattr(config, field)!r}"
+            )
+    for field in ("g_learning_rate", "d_learning_rate", "g_decay_to"):
+        value = getattr(config, field)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigError(f"{field} must be a number > 0; got {value!r}")
+    steps = config.g_decay_steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ConfigError(f"g_decay_steps must be an integer >= 0; got {steps!r}")
 
 
 def _check_positive_int(field: str, value) -> None:

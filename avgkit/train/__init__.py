@@ -1,0 +1,37 @@
+"""Training: the adversarial and non-adversarial trainer, its loop, checkpoints and summaries.
+
+`train.train(config, clips_dir, run_dir, steps)` trains (and resumes) a run; `train.test` is
+`avgkit train -T`; `train.Trainer` holds the models, optimizers and the compiled step.
+"""
+
+from avgkit.train.batches import ShardBatches
+from avgkit.train.loop import (
+    Frequencies,
+    History,
+    TrainingDiverged,
+    config_beside,
+    prepare_run,
+    resolve_checkpoint,
+    restore,
+    run_rollout_test,
+    test,
+    train,
+)
+from avgkit.train.outputs import read_log
+from avgkit.train.trainer import Trainer
+
+__all__ = [
+    "Frequencies",
+    "History",
+    "ShardBatches",
+    "Trainer",
+    "TrainingDiverged",
+    "config_beside",
+    "prepare_run",
+    "read_log",
+    "resolve_checkpoint",
+    "restore",
+    "run_rollout_test",
+    "test",
+    "train",
+]

@@ -1,0 +1,111 @@
+"""Training batches as a pure function of (seed, step), so a resumed run sees the same data.
+
+Steps come in blocks of `block_steps`. Block b = step // block_steps draws, with a generator
+seeded by (seed, b), up to `shards_per_block` shards of the clips folder and from them the
+2 * block_steps * batch_size clips of its steps: step s gets a G batch and a D batch, a fresh one
+for each update as in the paper (a non-adversarial run leaves the D batch unused, so both modes
+train G on the same batches). Resuming at step s decodes only the shards of its block,
+s // block_steps; the next block is decoded in a background thread while this one trains.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from avgkit.config import Config
+from avgkit.data import clips as clips_lib
+from avgkit.errors import DataError
+
+BLOCK_STEPS = 250  # steps per block: 4000 clips (61 MB) at batch size 8
+SHARDS_PER_BLOCK = 8  # shards a block draws from (of 4096 clips each, one video segment each)
+
+
+class ShardBatches:
+    """Batches from the shards of `avgkit process`, checked against `config`.
+
+    `batch(step)` -> (g_batch, d_batch), each uint8 (batch_size, crop, crop, 3 * (hist_len + 1)).
+    """
+
+    def __init__(
+        self,
+        clips_dir: str | Path,
+        config: Config,
+        seed: int = 0,
+        block_steps: int = BLOCK_STEPS,
+        shards_per_block: int = SHARDS_PER_BLOCK,
+    ):
+        self.clips_dir = Path(clips_dir)
+        self.manifest = read_clips_manifest(self.clips_dir, config)
+        self.batch_size, self.seed = config.batch_size, seed
+        self.block_steps, self.shards_per_block = block_steps, shards_per_block
+        self._block, self._clips, self._next = None, None, None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="avgkit-batches")
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The G and D batches of training step `step` (0-based)."""
+        block, offset = divmod(step, self.block_steps)
+        if block != self._block:
+            if self._next is not None and self._next[0] == block:
+                self._clips = self._next[1].result()
+            else:
+                self._clips = self.block_clips(block)
+            self._block = block
+            self._next = (block + 1, self._pool.submit(self.block_clips, block + 1))
+        first = 2 * offset * self.batch_size
+        pair = self._clips[first : first + 2 * self.batch_size]
+        return pair[: self.batch_size], pair[self.batch_size :]
+
+    def fixed(self, count: int) -> np.ndarray:
+        """The first `count` clips of the first shard: a batch that stays the same all run."""
+        return clips_lib.load_shard(self.clips_dir / self.manifest["shards"][0]["file"])[:count]
+
+    def block_clips(self, block: int) -> np.ndarray:
+        """All clips of a block in order: uint8 (2 * block_steps * batch_size, crop, crop, c)."""
+        rng = np.random.default_rng([self.seed, block])
+        shards = self.manifest["shards"]
+        picked = np.sort(rng.choice(len(shards), min(self.shards_per_block, len(shards)), False))
+        sizes = np.array([shards[i]["clips"] for i in picked])
+        need, pool = 2 * self.block_steps * self.batch_size, int(sizes.sum())
+        if need <= pool:
+            order = rng.choice(pool, need, replace=False)
+        else:  # a small clips folder: every clip once per pass, in a new order each pass
+            passes = -(-need // pool)
+            order = np.concatenate([rng.permutation(pool) for _ in range(passes)])[:need]
+        out = None
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        for index, start, end in zip(picked, starts[:-1], starts[1:]):  # one shard in memory
+            mine = (order >= start) & (order < end)
+            if not mine.any():
+                continue
+            shard = clips_lib.load_shard(self.clips_dir / shards[index]["file"])
+            if len(shard) != end - start:
+                raise DataError(
+                    f"{self.clips_dir / shards[index]['file']}: holds {len(shard)} clips; its "
+                    f"manifest says {end - start}; rerun `avgkit process -o`"
+                )
+            if out is None:
+                out = np.empty((need, *shard.shape[1:]), np.uint8)
+            out[mine] = shard[order[mine] - start]
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def read_clips_manifest(clips_dir: Path, config: Config) -> dict:
+    """The manifest of a finished clips folder whose clips fit `config`; DataError otherwise."""
+    if not clips_dir.is_dir():
+        raise DataError(
+            f"-c/--clips_dir {clips_dir}: folder not found; make clips with `avgkit process`"
+        )
+    manifest = clips_lib.read_manifest(clips_dir)
+    for field in ("crop_size", "hist_len"):
+        if manifest[field] != getattr(config, field):
+            raise DataError(
+                f"{clips_dir}: clips have {field} {manifest[field]}; preset {config.name!r} "
+                f"expects {getattr(config, field)}; cut clips for it with `avgkit process`"
+            )
+    return manifest

@@ -1,0 +1,387 @@
+"""The training loop: run folder, resume, checkpoints, summaries, progress and periodic tests.
+
+A run lives in `run_dir` (runs/<name>): checkpoints/ (tf.train.CheckpointManager, numbered by
+step), summaries/ (TensorBoard), images/ and results/ (see avgkit.train.outputs), config.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from avgkit import config as config_lib
+from avgkit import evaluate
+from avgkit.config import Config
+from avgkit.data import pipeline
+from avgkit.errors import AvgkitError, ConfigError
+from avgkit.train import distribute, outputs
+from avgkit.train.batch_metrics import batch_psnr, batch_sharp_diff
+from avgkit.train.batches import ShardBatches
+from avgkit.train.trainer import Trainer
+
+CHECKPOINTS_KEPT = 5  # the newest checkpoints kept in checkpoints/
+FIXED_CLIPS = 4  # clips of the fixed batch whose predictions are saved as images
+SUBFOLDERS = ("checkpoints", "summaries", "images", "results")
+
+
+class TrainingDiverged(AvgkitError):
+    """A loss or a weight became NaN or infinite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Frequencies:
+    """Every how many steps to print stats, write summaries, save fixed-batch images, test on
+    full frames and save a checkpoint (the TF1 defaults)."""
+
+    stats: int = 10
+    summary: int = 100
+    images: int = 1000
+    test: int = 5000
+    save: int = 10000
+
+    def __post_init__(self):
+        flags = {"stats": "--stats_freq", "summary": "--summary_freq"}
+        flags.update(images="--img_save_freq", test="--test_freq", save="--model_save_freq")
+        for field, flag in flags.items():
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{flag} {value}: expected a positive number of steps")
+
+
+@dataclasses.dataclass
+class History:
+    """The scalars of every step one `train` call ran: `values[name][i]` at step `steps[i]`
+    (steps count finished updates, from 1): g_loss, d_loss (adversarial), psnr, sharp_diff."""
+
+    steps: list[int] = dataclasses.field(default_factory=list)
+    values: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def add(self, step: int, values: dict) -> None:
+        self.steps.append(step)
+        for name, value in values.items():
+            if np.ndim(value) == 0:
+                self.values.setdefault(name, []).append(float(value))
+
+
+def train(
+    config: Config,
+    clips_dir: str | Path,
+    run_dir: str | Path,
+    steps: int,
+    *,
+    adversarial: bool = True,
+    seed: int = 0,
+    load_path: str | Path | None = None,
+    overwrite: bool = False,
+    test_dir: str | Path | None = None,
+    recursions: int = 1,
+    frequencies: Frequencies = Frequencies(),
+    precision: str = "float32",
+    jit_compile: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    progress: bool = True,
+) -> History:
+    """Train until `steps` steps are done in total, resuming `run_dir` if it holds checkpoints.
+
+    clips_dir: shards of `avgkit process` with the config's crop_size and hist_len. load_path:
+    start from this checkpoint instead (a ckpt-<step> prefix, a checkpoints folder or a run
+    folder). overwrite: delete `run_dir` first. test_dir: frame folders for the full-frame test
+    every `frequencies.test` steps, `recursions` frames deep. precision, jit_compile, strategy:
+    see `Trainer`. A checkpoint is written every `frequencies.save` steps, at the last step and
+    on KeyboardInterrupt; a NaN or infinite loss raises TrainingDiverged without saving.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"--steps {steps}: expected a positive total number of training steps")
+    say = tqdm.write if progress else _quiet
+    batches = ShardBatches(clips_dir, config, seed)
+    run_dir = Path(run_dir)
+    source = resolve_checkpoint(load_path, config) if load_path else None
+    if source and overwrite and run_dir.resolve() in Path(source).resolve().parents:
+        raise ConfigError(f"-l/--load_path {source}: inside the run that -O/--overwrite deletes")
+    prepare_run(run_dir, config, overwrite)
+    tests = _load_tests(test_dir, config, recursions)
+    trainer = Trainer(config, adversarial, seed, strategy, precision, jit_compile)
+    # Every worker saves (a collective operation); only the chief into the run folder. All
+    # resume from the chief's checkpoints, so the run folder must be on a shared file system.
+    chief = distribute.is_chief()
+    checkpoints = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp())
+    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints, CHECKPOINTS_KEPT)
+    source = source or tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if source:
+        restore(trainer, source)
+    start = int(trainer.step.numpy())
+    mode = "adversarial" if adversarial else "non-adversarial (Lp + GDL)"
+    say(f"training {run_dir.name}: preset {config.name}, {mode}, {trainer.policy}")
+    say(f"device: {distribute.describe(trainer.strategy)}")
+    say(f"resuming at step {start} from {source}" if source else "starting at step 0")
+    log = run_dir / "results" / "train_log.csv"
+    if chief:
+        outputs.truncate_log(log, start)
+    writer = tf.summary.create_file_writer(str(run_dir / "summaries")) if chief else None
+    loop = _Loop(trainer, manager, writer, run_dir, frequencies, tests, log, say, chief)
+    try:
+        return loop.run(batches, start, steps, progress)
+    finally:
+        batches.close()
+        if writer is not None:
+            writer.close()
+
+
+def test(
+    run_dir: str | Path,
+    test_dir: str | Path,
+    recursions: int = 1,
+    load_path: str | Path | None = None,
+    config: Config | None = None,
+    progress: bool = True,
+) -> Path:
+    """`avgkit train -T`: the full-frame rollout test of the latest checkpoint of `run_dir` (or
+    of `load_path`), written under run_dir/images/test and run_dir/results. Returns the folder
+    of the images. config: checked against the checkpoint's (default: the checkpoint's)."""
+    run_dir = Path(run_dir)
+    if not load_path and tf.train.latest_checkpoint(str(run_dir / "checkpoints")) is None:
+        raise ConfigError(f"{run_dir}: no checkpoint to test; train first or pass -l/--load_path")
+    source = resolve_checkpoint(load_path or run_dir, config)
+    config = config or config_beside(source)
+    if config is None:
+        raise ConfigError(f"{source}: no config.json beside it; pass --preset")
+    tests = _load_tests(test_dir, config, recursions)
+    trainer = Trainer(config)
+    restore(trainer, source)
+    step = int(trainer.step.numpy())
+    writer = tf.summary.create_file_writer(str(run_dir / "summaries"))
+    say = tqdm.write if progress else _quiet
+    try:
+        folder = run_rollout_test(trainer.generator, tests, run_dir, step, writer)
+    finally:
+        writer.close()
+    say(f"test of {source} (step {step}): images in {folder}")
+    return folder
+
+
+def prepare_run(run_dir: Path, config: Config, overwrite: bool) -> None:
+    """Start `run_dir` (deleted first with `overwrite`), or check that the run there is of
+    `config`, so that it can resume."""
+    if not run_dir.name or run_dir.name in (".", ".."):
+        raise ConfigError(f"-n/--name {run_dir.name!r}: expected a folder name for the run")
+    chief = distribute.is_chief()
+    if overwrite and run_dir.exists() and chief:
+        shutil.rmtree(run_dir)
+    saved = run_dir / "config.json"
+    if saved.exists():
+        _check_same_config(config_lib.load(saved), config, run_dir)
+    elif chief:
+        for folder in SUBFOLDERS:
+            (run_dir / folder).mkdir(parents=True, exist_ok=True)
+        config.save(saved)
+
+
+def resolve_checkpoint(path: str | Path, config: Config | None = None) -> str:
+    """The checkpoint prefix at `path`: a ckpt-<step> prefix itself, or the latest checkpoint
+    of a checkpoints folder or of a run folder. Refuses one of another preset than `config`."""
+    path = Path(path)
+    found = None
+    if path.is_dir():
+        found = tf.train.latest_checkpoint(str(path)) or tf.train.latest_checkpoint(
+            str(path / "checkpoints")
+        )
+    elif Path(f"{path}.index").exists():
+        found = str(path)
+    if found is None:
+        raise ConfigError(
+            f"-l/--load_path {path}: no checkpoint there; expected a checkpoint such as "
+            "runs/<name>/checkpoints/ckpt-1000, a checkpoints folder or a run folder"
+        )
+    saved = config_beside(found)
+    if config is not None and saved is not None and saved.name != config.name:
+        raise ConfigError(
+            f"{found}: a checkpoint of preset {saved.name!r}; this run is preset {config.name!r} "
+            f"(pass --preset {saved.name} to use it)"
+        )
+    return found
+
+
+def restore(trainer: Trainer, checkpoint: str) -> None:
+    """Load models, optimizers and step from `checkpoint`; AvgkitError if it does not fit."""
+    try:
+        trainer.checkpoint.restore(checkpoint).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise AvgkitError(
+            f"{checkpoint}: does not fit preset {trainer.config.name!r} ({reason})"
+        ) from None
+
+
+def run_rollout_test(generator, tests, run_dir: Path, step: int, writer) -> Path:
+    """Rollouts of the test sequences: images, per-recursion PSNR and sharpness (results and
+    summaries). tests: (uint8 sequences, names, hist_len, recursions)."""
+    sequences, names, hist_len, recursions = tests
+    history = pipeline.stack_frames(pipeline.to_unit(sequences[:, :hist_len]))
+    predictions = evaluate.rollout(generator, history, recursions)
+    folder = run_dir / "images" / "test" / f"step_{step:08d}"
+    outputs.write_test(folder, names, sequences, predictions, hist_len)
+    truths = pipeline.to_unit(sequences[:, hist_len:])
+    psnr = [float(batch_psnr(predictions[:, r], truths[:, r])) for r in range(recursions)]
+    sharp = [float(batch_sharp_diff(predictions[:, r], truths[:, r])) for r in range(recursions)]
+    outputs.write_json(
+        run_dir / "results" / f"test_step_{step:08d}.json",
+        {"step": step, "sequences": list(names), "psnr": psnr, "sharp_diff": sharp},
+    )
+    with writer.as_default(step=step):
+        for r in range(recursions):
+            tf.summary.scalar(f"test/psnr/recursion{r + 1}", psnr[r])
+            tf.summary.scalar(f"test/sharp_diff/recursion{r + 1}", sharp[r])
+    return folder
+
+
+class _Loop:
+    """The loop of one `train` call; `run` trains steps start..steps-1 (0-based)."""
+
+    def __init__(self, trainer, manager, writer, run_dir, frequencies, tests, log, say, chief):
+        self.trainer, self.manager, self.writer, self.run_dir = trainer, manager, writer, run_dir
+        self.every, self.tests, self.log, self.say, self.chief = frequencies, tests, log, say, chief
+        self.saved = int(trainer.step.numpy())
+        self.history = History()
+
+    def run(self, batches: ShardBatches, start: int, steps: int, progress: bool) -> History:
+        fixed = batches.fixed(FIXED_CLIPS)
+        bar = tqdm(total=steps, initial=start, unit="step", disable=not progress, leave=True)
+        clock, clock_step = time.perf_counter(), start
+        try:
+            for step in range(start, steps):
+                values = self.trainer.train_step(*batches.batch(step))
+                done = step + 1
+                self._check_finite(values, done)
+                self.history.add(done, values)
+                bar.update()
+                if done % self.every.stats == 0 or done == steps:
+                    now = time.perf_counter()
+                    rate = (done - clock_step) / max(now - clock, 1e-9)
+                    clock, clock_step = now, done
+                    self._stats(done, values, rate, bar)
+                if self.chief and done % self.every.summary == 0:
+                    self._summaries(done, values)
+                if self.chief and done % self.every.images == 0:
+                    self._images(done, fixed)
+                if self.chief and self.tests and done % self.every.test == 0:
+                    run_rollout_test(
+                        self.trainer.generator, self.tests, self.run_dir, done, self.writer
+                    )
+                if done % self.every.save == 0 or done == steps:
+                    self._save()
+        except KeyboardInterrupt:
+            self._save()
+            self.say(f"interrupted: saved step {self.saved}; rerun to continue")
+            raise
+        finally:
+            bar.close()
+        if start >= steps:
+            self.say(f"already at step {start} of --steps {steps}: nothing to train")
+        return self.history
+
+    def _check_finite(self, values: dict, step: int) -> None:
+        for name, what in (("g_loss", "generator"), ("d_loss", "discriminator")):
+            if name in values and not np.isfinite(values[name]):
+                where = self.manager.latest_checkpoint or "none saved yet"
+                raise TrainingDiverged(
+                    f"step {step}: the {what} loss is {values[name]}; training stopped without "
+                    f"saving. The last good checkpoint: {where}. Try lower learning rates "
+                    "(g_learning_rate, d_learning_rate in the config)"
+                )
+
+    def _save(self) -> None:
+        step = int(self.trainer.step.numpy())
+        if step == self.saved:
+            return
+        models = (self.trainer.generator, self.trainer.discriminator)
+        if not all(np.all(np.isfinite(v.numpy())) for m in models for v in m.weights):
+            raise TrainingDiverged(f"step {step}: weights are not finite; not saved")
+        self.manager.save(checkpoint_number=step)
+        self.saved = step
+        if self.writer is not None:
+            self.writer.flush()
+
+    def _stats(self, step: int, values: dict, rate: float, bar) -> None:
+        g, d = float(values["g_loss"]), float(values.get("d_loss", np.nan))
+        bar.set_postfix_str(f"G {g:.4f}" + (f" D {d:.4f}" if "d_loss" in values else ""))
+        terms = ", ".join(
+            f"{name} {float(np.sum(values[f'g_{name}'])):.4f}"
+            for name in ("lp", "gdl", "adv")
+            if f"g_{name}" in values
+        )
+        self.say(
+            f"step {step}: G {g:.4f} ({terms})"
+            + (f"  D {d:.4f}" if "d_loss" in values else "")
+            + f"  PSNR {float(values['psnr']):.2f} dB  sharp diff "
+            + f"{float(values['sharp_diff']):.2f} dB  {rate:.1f} steps/s"
+        )
+        if self.chief:
+            row = {name: float(values[name]) for name in ("g_loss", "psnr", "sharp_diff")}
+            row.update(step=step, d_loss="" if np.isnan(d) else d, steps_per_second=rate)
+            outputs.append_log(self.log, row)
+
+    def _summaries(self, step: int, values: dict) -> None:
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("generator/loss", values["g_loss"])
+            for term in ("lp", "gdl", "adv"):
+                for k, value in enumerate(values.get(f"g_{term}", [])):
+                    tf.summary.scalar(f"generator/{term}/scale{k}", value)
+            if "d_loss" in values:
+                tf.summary.scalar("discriminator/loss", values["d_loss"])
+                for k, value in enumerate(values["d_scales"]):
+                    tf.summary.scalar(f"discriminator/scale{k}", value)
+            tf.summary.scalar("train/psnr", values["psnr"])
+            tf.summary.scalar("train/sharp_diff", values["sharp_diff"])
+
+    def _images(self, step: int, fixed: np.ndarray) -> None:
+        history, target = pipeline.split_clip(pipeline.to_unit(fixed), self.trainer.config.hist_len)
+        prediction = self.trainer.predict(history)[-1].numpy()
+        grid = outputs.fixed_batch_grid(history, prediction, target)
+        path = self.run_dir / "images" / "train" / f"step_{step:08d}.png"
+        outputs.write_image(path, grid)
+        with self.writer.as_default(step=step):
+            tf.summary.image("fixed_batch", grid[None])
+
+
+def _load_tests(test_dir, config: Config, recursions: int):
+    if test_dir is None:
+        return None
+    sequences, names = pipeline.test_sequences(test_dir, config.hist_len, recursions)
+    return sequences, names, config.hist_len, recursions
+
+
+def _check_same_config(found: Config, config: Config, run_dir: Path) -> None:
+    hint = "pass -O/--overwrite to start it again or choose another -n/--name"
+    if found.name != config.name:
+        raise ConfigError(
+            f"{run_dir}: holds a run of preset {found.name!r}, not {config.name!r}; {hint}"
+        )
+    if found != config:
+        fields = [
+            f.name
+            for f in dataclasses.fields(Config)
+            if getattr(found, f.name) != getattr(config, f.name)
+        ]
+        raise ConfigError(
+            f"{run_dir}: holds a {found.name} run with another config ({', '.join(fields)} "
+            f"differ); {hint}"
+        )
+
+
+def config_beside(checkpoint: str) -> Config | None:
+    """The config.json of the run a checkpoint belongs to (runs/<name>/checkpoints/ckpt-N)."""
+    for folder in Path(checkpoint).parents[:2]:
+        if (folder / "config.json").exists():
+            return config_lib.load(folder / "config.json")
+    return None
+
+
+def _quiet(*args, **kwargs) -> None:
+    pass

@@ -1,0 +1,191 @@
+"""The trainer: both models, both optimizers and the compiled training step, under a strategy.
+
+A step, as the paper (section 3): one D update on one batch, then one G update on a fresh batch
+with L_G = lam_adv L_adv + lam_lp L_p + lam_gdl L_gdl. Non-adversarial: G alone with Lp + GDL;
+D is built and checkpointed but never updated, so the run can later go on adversarially.
+
+Optimizers (`Config.g_optimizer` ...): Adam at 1e-4 for G and D by default. The paper trains
+with SGD, rho_G falling from 0.04 to 0.005 and rho_D = 0.02; the TF1 code with Adam 4e-5 for G
+and SGD 0.02 for D. SGD rates belong to a loss scale, and avgkit's losses are means, not the
+paper's sums (avgkit.losses), so the paper's rates do not carry over; Adam adapts to the scale of
+the gradients. On Ms. Pac-Man clips with the small preset, 300 non-adversarial steps brought G's
+loss from 2.6 to 1.34 at 1e-4 against 1.82 at TF1's 4e-5 (0.93 at 3e-4, not tried over long
+runs), and 400 adversarial steps at 1e-4 ran stably. `sgd` and a linear decay of G's rate
+(`g_decay_steps`, `g_decay_to`) are there for the paper's recipe.
+
+Distribution: each replica takes its slice of the global batch and scales its loss by
+1 / replicas; Keras sums the gradients over replicas, so the update is that of the global batch
+mean, and the values a step reports (summed over replicas) are global batch means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from avgkit import losses, models
+from avgkit.config import Config
+from avgkit.data.pipeline import split_clip, to_unit
+from avgkit.errors import ConfigError
+from avgkit.train import distribute
+from avgkit.train.batch_metrics import batch_psnr, batch_sharp_diff
+
+
+class Trainer:
+    """G, D, their optimizers, the step counter and a `tf.train.Checkpoint` of all of them.
+
+    precision: "float32" or "mixed" (Keras' mixed_bfloat16 on a CPU, mixed_float16 with loss
+    scaling on a GPU: float32 variables, losses and outputs). jit_compile: XLA for D's update;
+    G's gradient goes through nearest-neighbour resizing, which XLA cannot compile, so G's
+    update runs without it.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        adversarial: bool = True,
+        seed: int = 0,
+        strategy: tf.distribute.Strategy | None = None,
+        precision: str = "float32",
+        jit_compile: bool = False,
+    ):
+        self.config, self.adversarial = config, adversarial
+        self.strategy = strategy or distribute.choose_strategy()
+        replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % replicas:
+            raise ConfigError(
+                f"batch_size {config.batch_size} does not split evenly over {replicas} replicas"
+            )
+        self.policy = _policy_name(precision, distribute.uses_gpu(self.strategy))
+        with _dtype_policy(self.policy), self.strategy.scope():
+            keras.utils.set_random_seed(seed)
+            self.generator = models.build_generator(config)
+            self.discriminator = models.build_discriminator(config)
+            loss_scale = self.policy == "mixed_float16"
+            self.g_optimizer = _optimizer(config.g_optimizer, _g_rate(config), loss_scale)
+            self.d_optimizer = _optimizer(config.d_optimizer, config.d_learning_rate, loss_scale)
+            # Built now, so that a restore fills Adam's moments instead of deferring them.
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            step=self.step,
+            generator=self.generator,
+            discriminator=self.discriminator,
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+        )
+        if jit_compile:  # D's update only: G's gradient has no XLA kernel (nearest resizing)
+            self._d_gradients = tf.function(self._d_gradients, jit_compile=True, autograph=False)
+        self._step = tf.function(self._distributed_step, autograph=False)
+        self._predict = tf.function(self.generator, reduce_retracing=True)
+
+    def train_step(self, g_clips: np.ndarray, d_clips: np.ndarray) -> dict[str, np.ndarray]:
+        """One step on uint8 clips (batch_size, crop, crop, 3 * (hist_len + 1)).
+
+        Returns global batch means: "g_loss" (scalar), "g_lp", "g_gdl", "g_adv" (per scale,
+        unweighted), "psnr" and "sharp_diff" (dB, 255 peak, full-size prediction), and when
+        adversarial "d_loss" (scalar) and "d_scales" (per scale).
+        """
+        values = self._step(self._distribute(g_clips), self._distribute(d_clips))
+        return {name: value.numpy() for name, value in values.items()}
+
+    def predict(self, history) -> list[tf.Tensor]:
+        """G's predictions (coarse to fine) for history (batch, H, W, 3 * hist_len) in [-1, 1]."""
+        return self._predict(tf.convert_to_tensor(history, tf.float32))
+
+    def _distribute(self, clips: np.ndarray):
+        """Replica r gets rows [r * n, (r + 1) * n) of the global batch, n = batch / replicas."""
+        size = len(clips) // self.strategy.num_replicas_in_sync
+
+        def slice_for(context):
+            first = context.replica_id_in_sync_group * size
+            return tf.constant(clips[first : first + size])
+
+        return self.strategy.experimental_distribute_values_from_function(slice_for)
+
+    def _distributed_step(self, g_clips, d_clips):
+        values = self.strategy.run(self._replica_step, args=(g_clips, d_clips))
+        self.step.assign_add(1)  # in the same graph: a checkpoint never splits a step
+        return {
+            name: self.strategy.reduce("SUM", value, axis=None) for name, value in values.items()
+        }
+
+    def _replica_step(self, g_clips, d_clips):
+        scale = 1.0 / self.strategy.num_replicas_in_sync
+        values = self._d_update(d_clips, scale) if self.adversarial else {}
+        values.update(self._g_update(g_clips, scale))
+        return values
+
+    def _d_update(self, clips, scale):
+        history, target = split_clip(to_unit(clips), self.config.hist_len)
+        fakes = self.generator(history)  # no gradient to G: a constant for D's update
+        loss, per_scale, gradients = self._d_gradients(history, target, fakes, scale)
+        self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
+        return {"d_loss": loss * scale, "d_scales": per_scale * scale}
+
+    def _d_gradients(self, history, target, fakes, scale):
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(history, models.pyramid(target, self.config))
+            fake_logits = self.discriminator(history, fakes)
+            loss, per_scale = losses.combined_discriminator_loss(real_logits, fake_logits)
+            scaled = self.d_optimizer.scale_loss(loss * scale)
+        return loss, per_scale, tape.gradient(scaled, self.discriminator.trainable_variables)
+
+    def _g_update(self, clips, scale):
+        history, target = split_clip(to_unit(clips), self.config.hist_len)
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            predictions = self.generator(history)
+            fake_logits = self.discriminator(history, predictions) if self.adversarial else None
+            targets = models.pyramid(target, self.config)
+            loss, terms = losses.combined_generator_loss(
+                predictions, targets, fake_logits, self.config
+            )
+            scaled = self.g_optimizer.scale_loss(loss * scale)
+        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
+        values = {f"g_{name}": value for name, value in terms.items()}
+        values.update(
+            g_loss=loss,
+            psnr=batch_psnr(predictions[-1], target),
+            sharp_diff=batch_sharp_diff(predictions[-1], target),
+        )
+        return {name: value * scale for name, value in values.items()}
+
+
+def _g_rate(config: Config):
+    if not config.g_decay_steps:
+        return config.g_learning_rate
+    return keras.optimizers.schedules.PolynomialDecay(
+        config.g_learning_rate,
+        config.g_decay_steps,
+        config.g_learning_rate * config.g_decay_to,
+        power=1.0,
+    )
+
+
+def _optimizer(kind: str, rate, loss_scale: bool) -> keras.optimizers.Optimizer:
+    optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[kind](rate)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scale else optimizer
+
+
+def _policy_name(precision: str, gpu: bool) -> str:
+    if precision == "float32":
+        return "float32"
+    if precision == "mixed":
+        return "mixed_float16" if gpu else "mixed_bfloat16"
+    raise ConfigError(f"precision {precision!r}: expected 'float32' or 'mixed'")
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Keras' global dtype policy set to `name` while models are built, then put back."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

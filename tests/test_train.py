@@ -1,0 +1,244 @@
+"""The trainer and its loop: deterministic batches, exact resume, NaN stop, precision, rollouts."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from avgkit import config, evaluate, losses, models
+from avgkit import train as train_lib
+from avgkit.data import clips as clips_lib
+from avgkit.data import pipeline
+from avgkit.errors import ConfigError
+from avgkit.train import batch_metrics, distribute, loop
+from avgkit.train import trainer as trainer_lib
+from conftest import write_video
+
+TINY = config.preset("tiny")
+QUIET = train_lib.Frequencies(stats=1000, summary=1000, images=1000, test=1000)
+
+
+@pytest.fixture(scope="module")
+def clips_dir(tmp_path_factory):
+    """320 clips of two synthetic videos in shards of 64 (6 shards)."""
+    root = tmp_path_factory.mktemp("train_data")
+    write_video(root / "Train" / "a", 30, seed=1)
+    write_video(root / "Train" / "b", 30, seed=2)
+    clips_lib.process(root / "Train", root / "clips", 320, shard_size=64, progress=False)
+    return root / "clips"
+
+
+def all_clips(clips_dir):
+    manifest = clips_lib.read_manifest(clips_dir)
+    return np.concatenate([clips_lib.load_shard(clips_dir / s["file"]) for s in manifest["shards"]])
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(clips_dir):
+    make = functools.partial(train_lib.ShardBatches, clips_dir, TINY, block_steps=4)
+    first = make(seed=3)
+    run = [first.batch(step) for step in range(12)]
+    resumed = make(seed=3)  # a resumed run starts in the middle of block 2
+    for step in (9, 10, 11):
+        np.testing.assert_array_equal(resumed.batch(step)[0], run[step][0])
+        np.testing.assert_array_equal(resumed.batch(step)[1], run[step][1])
+    other = make(seed=4).batch(0)[0]
+    assert not np.array_equal(other, run[0][0])
+    stored = {clip.tobytes() for clip in all_clips(clips_dir)}
+    shape = (TINY.batch_size, 32, 32, 15)
+    for g_batch, d_batch in run:
+        assert g_batch.shape == d_batch.shape == shape and g_batch.dtype == np.uint8
+        assert all(clip.tobytes() in stored for clip in np.concatenate([g_batch, d_batch]))
+    # a block covers every clip of its shards once before it repeats one
+    block = first.block_clips(0)
+    assert len({clip.tobytes() for clip in block}) == len(block)
+    for batches in (first, resumed):
+        batches.close()
+
+
+def test_resume_after_ctrl_c_repeats_the_uninterrupted_losses(clips_dir, tmp_path, monkeypatch):
+    # blocks of 8 steps from 2 shards: the resume at step 10 starts inside block 1
+    monkeypatch.setattr(
+        loop,
+        "ShardBatches",
+        functools.partial(loop.ShardBatches, block_steps=8, shards_per_block=2),
+    )
+    every = dataclasses.replace(QUIET, save=15)
+
+    def run(name):
+        return train_lib.train(
+            TINY, clips_dir, tmp_path / name, 30, frequencies=every, progress=False
+        )
+
+    straight = run("a")
+    batch = loop.ShardBatches.func.batch
+
+    def interrupt_at_step_10(self, step):
+        if step == 10:
+            raise KeyboardInterrupt
+        return batch(self, step)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop.ShardBatches.func, "batch", interrupt_at_step_10)
+        with pytest.raises(KeyboardInterrupt):
+            run("b")
+    assert tf.train.latest_checkpoint(str(tmp_path / "b" / "checkpoints")).endswith("ckpt-10")
+    resumed = run("b")  # the same name: resumes from the checkpoint Ctrl-C wrote
+    assert resumed.steps == list(range(11, 31))
+    for name in ("g_loss", "d_loss", "psnr"):
+        np.testing.assert_allclose(resumed.values[name], straight.values[name][10:], atol=1e-5)
+    state = tf.train.get_checkpoint_state(str(tmp_path / "b" / "checkpoints"))
+    steps = [int(path.rsplit("-", 1)[1]) for path in state.all_model_checkpoint_paths]
+    assert steps == [10, 15, 30]
+    assert run("b").steps == []  # --steps is a total: a finished run stays finished
+
+
+def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(clips_dir, tmp_path):
+    exploding = dataclasses.replace(TINY, g_optimizer="sgd", g_learning_rate=1e30)
+    every = dataclasses.replace(QUIET, save=1)
+    with pytest.raises(train_lib.TrainingDiverged) as error:
+        train_lib.train(
+            exploding, clips_dir, tmp_path, 20, adversarial=False, frequencies=every, progress=False
+        )
+    step = int(str(error.value).split(":")[0].split()[1])
+    assert f"step {step}: the generator loss is" in str(error.value)
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest.endswith(f"ckpt-{step - 1}") and latest in str(error.value)
+    trainer = train_lib.Trainer(exploding, adversarial=False)
+    train_lib.restore(trainer, latest)
+    assert all(np.isfinite(v.numpy()).all() for v in trainer.generator.weights)
+
+
+def test_mixed_precision_non_adversarial_steps(clips_dir):
+    trainer = train_lib.Trainer(TINY, adversarial=False, precision="mixed")
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
+    conv = trainer.generator.scale3.get_layer("g3_conv0")
+    assert (conv.compute_dtype, conv.variable_dtype) == ("bfloat16", "float32")
+    d_before = [v.numpy() for v in trainer.discriminator.weights]
+    batches = train_lib.ShardBatches(clips_dir, TINY)
+    for step in range(3):
+        values = trainer.train_step(*batches.batch(step))
+        assert np.isfinite(values["g_loss"]) and "d_loss" not in values and "g_adv" not in values
+    batches.close()
+    assert int(trainer.step.numpy()) == 3
+    for before, after in zip(d_before, trainer.discriminator.weights):
+        np.testing.assert_array_equal(before, after.numpy())  # D is never updated
+
+
+def test_jit_compiled_discriminator_update(clips_dir):
+    batches = train_lib.ShardBatches(clips_dir, TINY)
+    g_clips, d_clips = batches.batch(0)
+    batches.close()
+    trainer = train_lib.Trainer(TINY, jit_compile=True)
+    history, target = pipeline.split_clip(pipeline.to_unit(d_clips), TINY.hist_len)
+    real = trainer.discriminator(history, models.pyramid(target, TINY))
+    fake = trainer.discriminator(history, trainer.generator(history))
+    expected, _ = losses.combined_discriminator_loss(real, fake)  # eager, before the update
+    values = trainer.train_step(g_clips, d_clips)
+    np.testing.assert_allclose(values["d_loss"], expected, rtol=1e-5)
+    assert np.isfinite(values["g_loss"])
+
+
+def test_checkpoint_of_another_preset_is_refused(clips_dir, tmp_path):
+    small_run = tmp_path / "small_run"
+    config.preset("small").save(_mkdir(small_run) / "config.json")
+    tf.train.Checkpoint(step=tf.Variable(1)).save(str(_mkdir(small_run / "checkpoints") / "ckpt"))
+    with pytest.raises(ConfigError, match=r"preset 'small'; this run is preset 'tiny'"):
+        train_lib.train(TINY, clips_dir, tmp_path / "new", 5, load_path=small_run)
+    with pytest.raises(ConfigError, match=r"holds a run of preset 'small', not 'tiny'"):
+        train_lib.train(TINY, clips_dir, small_run, 5)
+
+
+def test_rollout_feeds_each_prediction_back():
+    def generator(history):  # the next frame: the newest one plus 0.1 (a list, as G returns)
+        return [history[..., -3:] + 0.1]
+
+    inputs = np.zeros((3, 5, 7, 12), np.float32)
+    inputs[..., 9:] = np.arange(3)[:, None, None, None]  # a different newest frame per sequence
+    frames = evaluate.rollout(generator, inputs, recursions=4, batch_size=2)
+    assert frames.shape == (3, 4, 5, 7, 3)
+    expected = np.arange(3)[:, None] + 0.1 * np.arange(1, 5)[None, :]
+    np.testing.assert_allclose(frames[:, :, 0, 0, 0], expected, rtol=1e-6)
+
+
+def test_rollout_of_the_generator_on_full_frames():
+    generator = models.build_generator(TINY)
+    inputs = np.random.default_rng(0).uniform(-1, 1, (2, 21, 16, 12)).astype(np.float32)
+    frames = evaluate.rollout(generator, inputs, recursions=2)
+    first = generator(inputs)[-1].numpy()
+    second = generator(np.concatenate([inputs[..., 3:], first], axis=-1))[-1].numpy()
+    np.testing.assert_allclose(frames[:, 0], first, atol=1e-6)
+    np.testing.assert_allclose(frames[:, 1], second, atol=1e-6)
+
+
+def test_batch_metrics_match_numpy():
+    rng = np.random.default_rng(0)
+    target, prediction = rng.uniform(-1, 1, (2, 2, 6, 5, 3)).astype(np.float32)
+    t255, p255 = (target + 1) * 127.5, (prediction + 1) * 127.5
+    mse = np.mean((t255 - p255) ** 2, axis=(1, 2, 3))
+    psnr = np.mean(10 * np.log10(255**2 / mse))
+
+    def grads(y):
+        gi = np.abs(y[:, 1:, 1:] - y[:, :-1, 1:])
+        gj = np.abs(y[:, 1:, 1:] - y[:, 1:, :-1])
+        return gi + gj
+
+    sharp = np.mean(
+        10 * np.log10(255**2 / np.mean(np.abs(grads(t255) - grads(p255)), axis=(1, 2, 3)))
+    )
+    np.testing.assert_allclose(batch_metrics.batch_psnr(prediction, target), psnr, rtol=1e-5)
+    np.testing.assert_allclose(batch_metrics.batch_sharp_diff(prediction, target), sharp, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"g_optimizer": "rmsprop"}, r"g_optimizer must be one of \['adam', 'sgd'\]"),
+        ({"d_learning_rate": 0}, "d_learning_rate must be a number > 0; got 0"),
+        ({"g_decay_steps": -1}, "g_decay_steps must be an integer >= 0; got -1"),
+    ],
+)
+def test_optimizer_settings_are_checked(change, message):
+    with pytest.raises(ConfigError, match=message):
+        dataclasses.replace(TINY, **change)
+
+
+def test_g_learning_rate_falls_linearly_as_the_paper():
+    paper_sgd = dataclasses.replace(
+        TINY, g_optimizer="sgd", g_learning_rate=0.04, g_decay_steps=1000, g_decay_to=0.125
+    )
+    rate = trainer_lib._g_rate(paper_sgd)
+    for step, expected in ((0, 0.04), (500, 0.0225), (1000, 0.005), (5000, 0.005)):
+        np.testing.assert_allclose(float(rate(step)), expected, rtol=1e-6)
+    assert trainer_lib._g_rate(TINY) == 1e-4  # constant by default
+
+
+CLUSTER = {"worker": ["a:1", "b:1"]}
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "chief"),
+    [
+        (None, True),
+        ({"cluster": CLUSTER, "task": {"type": "worker", "index": 0}}, True),
+        ({"cluster": CLUSTER, "task": {"type": "worker", "index": 1}}, False),
+        ({"cluster": {**CLUSTER, "chief": ["c:1"]}, "task": {"type": "worker", "index": 0}}, False),
+        ({"cluster": {**CLUSTER, "chief": ["c:1"]}, "task": {"type": "chief", "index": 0}}, True),
+    ],
+)
+def test_only_the_chief_writes_the_run(monkeypatch, tf_config, chief):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert distribute.is_chief() == chief
+
+
+def _mkdir(path):
+    path.mkdir(parents=True, exist_ok=True)
+    return path
