@@ -14,6 +14,7 @@ import tensorflow as tf
 from avgkit.config import Config
 from avgkit.errors import DataError
 from avgkit.models.generator import check_history, pyramid
+from avgkit.models.per_scale import PerScaleModel
 
 
 def build_discriminator(config: Config) -> Discriminator:
@@ -27,21 +28,11 @@ def build_discriminator(config: Config) -> Discriminator:
     return Discriminator(config)
 
 
-class Discriminator(keras.Model):
+class Discriminator(PerScaleModel):
     """One D_k per scale; `scales[k]` is D_k (see `build_scale_discriminator`)."""
 
     def __init__(self, config: Config):
-        # float32 outside the scales (pyramid, concatenation) under a mixed precision policy too
-        super().__init__(name="discriminator", dtype="float32")
-        self.config = config
-        # One attribute per scale: tf.train.Checkpoint does not follow Keras 3's tracked lists.
-        for k in range(len(config.scale_factors)):
-            setattr(self, f"scale{k}", build_scale_discriminator(config, k))
-        self.built = True  # every scale is a built functional model
-
-    @property
-    def scales(self) -> list[keras.Model]:
-        return [getattr(self, f"scale{k}") for k in range(len(self.config.scale_factors))]
+        super().__init__(config, "discriminator", build_scale_discriminator)
 
     def __call__(self, history, frames, *args, **kwargs):
         # Checked before Keras's __call__, which would wrap the error in its own report.

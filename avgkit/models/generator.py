@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from avgkit.config import Config
 from avgkit.errors import DataError
+from avgkit.models.per_scale import PerScaleModel
 
 
 def build_generator(config: Config) -> Generator:
@@ -30,21 +31,11 @@ def build_generator(config: Config) -> Generator:
     return Generator(config)
 
 
-class Generator(keras.Model):
+class Generator(PerScaleModel):
     """One fully convolutional G'_k per scale in `scales` (see `build_scale_generator`)."""
 
     def __init__(self, config: Config):
-        # float32 outside the scales (pyramid, sums, tanh) under a mixed precision policy too
-        super().__init__(name="generator", dtype="float32")
-        self.config = config
-        # One attribute per scale: tf.train.Checkpoint does not follow Keras 3's tracked lists.
-        for k in range(len(config.scale_factors)):
-            setattr(self, f"scale{k}", build_scale_generator(config, k))
-        self.built = True  # every scale is a built functional model
-
-    @property
-    def scales(self) -> list[keras.Model]:
-        return [getattr(self, f"scale{k}") for k in range(len(self.config.scale_factors))]
+        super().__init__(config, "generator", build_scale_generator)
 
     def __call__(self, frames, *args, **kwargs):
         # Checked before Keras's __call__, which would wrap the error in its own report.
