@@ -30,8 +30,8 @@ test: setup lint ## ruff, notebook cleanliness, pytest and nbval (fresh $$AVGKIT
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lint: setup ## ruff on the package, tests, tools and notebooks
-	$(BIN)/ruff check avgkit tests tools benchmarks notebooks conftest.py
-	$(BIN)/ruff format --check avgkit tests tools benchmarks conftest.py
+	$(BIN)/ruff check avgkit tests tools notebooks conftest.py
+	$(BIN)/ruff format --check avgkit tests tools conftest.py
 
 lab: setup ## open JupyterLab on notebooks/
 	$(BIN)/jupyter lab notebooks
@@ -40,7 +40,7 @@ data: setup ## record the default Ms. Pac-Man set into data/mspacman and cut its
 	$(BIN)/avgkit record --out data/mspacman
 	$(BIN)/avgkit process -t data/mspacman/Train -c data/mspacman/clips
 
-bench: setup ## measure avgkit against the TF1 approach; writes runs/bench/bench.json
+bench: setup ## clip processing, training and rollout speed against TF1; runs/bench/bench.json
 	$(BIN)/avgkit bench --out runs/bench
 
 strip-notebooks: setup ## remove volatile metadata (execution counts, timings) from notebooks

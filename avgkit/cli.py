@@ -1,4 +1,4 @@
-"""The `avgkit` command: `avgkit record | import-video | process | bench | train`.
+"""The `avgkit` command: `avgkit record | import-video | process | bench | train | evaluate`.
 
 Flags keep the names of the TF1 implementation (`-n/--num_clips`, `-t/--train_dir`, ...); every
 long flag is accepted with underscores or hyphens, and `-H` works as well as `-h`. Bad input ends
@@ -8,10 +8,12 @@ with one line naming the file or flag (exit code 2), never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from avgkit import config
+from avgkit.data.atari import START_SKIP
 from avgkit.errors import AvgkitError
 
 
@@ -42,6 +44,7 @@ def run_record(args) -> None:
         frames=args.frames,
         frameskip=args.frameskip,
         combine=args.combine,
+        start_skip=args.start_skip,
         seed=args.seed,
     )
     out = args.out or f"data/{args.game.lower()}"
@@ -72,9 +75,22 @@ def run_process(args) -> None:
 
 
 def run_bench(args) -> None:
-    from avgkit import bench
+    from avgkit import bench, bench_train
 
-    bench.run(args.out, clips=args.clips, tf1_clips=args.tf1_clips, full=args.full)
+    sizes = bench_train.QUICK if args.quick else bench_train.FULL
+    if args.loss_steps is not None:
+        sizes = dataclasses.replace(sizes, loss_steps=args.loss_steps)
+    quick = {"clips": 10_000, "tf1_clips": 300} if args.quick else {}
+    bench.run(
+        args.out,
+        clips=args.clips or quick.get("clips", 100_000),
+        tf1_clips=args.tf1_clips or quick.get("tf1_clips", 3_000),
+        full=args.full,
+        sections=tuple(args.only),
+        presets=tuple(args.presets),
+        sizes=sizes,
+        loss_preset=args.loss_preset,
+    )
 
 
 def run_train(args) -> None:
@@ -102,7 +118,7 @@ def run_train(args) -> None:
         args.clips_dir,
         run_dir,
         args.steps,
-        adversarial=args.adversarial,
+        adversarial=_adversarial(args, run_config),
         seed=args.seed,
         load_path=args.load_path,
         overwrite=args.overwrite,
@@ -116,6 +132,30 @@ def run_train(args) -> None:
 
 
 def _train_config(args, run_dir: Path):
+    """The preset (`_train_preset`) with the --loss of the paper's ablation, else with the loss
+    of the run being resumed."""
+    preset = _train_preset(args, run_dir)
+    saved = run_dir / "config.json"
+    loss = args.loss or (config.load(saved).loss if saved.exists() else None)
+    return config.with_loss(preset, loss) if loss else preset
+
+
+def _adversarial(args, run_config) -> bool:
+    """-a, unless the config is a row of the ablation (config.LOSSES), which decides; -a f with
+    an adversarial row is an error."""
+    if run_config.loss is None:
+        return args.adversarial
+    adversarial = config.LOSSES[run_config.loss].adversarial
+    if adversarial and not args.adversarial:
+        alone = ", ".join(name for name, loss in config.LOSSES.items() if not loss.adversarial)
+        raise AvgkitError(
+            f"-a/--adversarial f: loss {run_config.loss!r} trains adversarially; for G alone "
+            f"choose --loss {alone}"
+        )
+    return adversarial
+
+
+def _train_preset(args, run_dir: Path):
     """--preset, else the preset of the run being resumed or of the -l checkpoint, else paper."""
     from avgkit import train
 
@@ -128,6 +168,24 @@ def _train_config(args, run_dir: Path):
         if saved is not None:
             return config.preset(saved.name)
     return config.preset("paper")
+
+
+def run_evaluate(args) -> None:
+    from avgkit import evaluate, home
+
+    out_dir = Path(args.runs_dir or home.home()) / args.name
+    results = evaluate.evaluate(
+        out_dir,
+        args.test_dir,
+        args.load_path,
+        recursions=args.recursions,
+        baselines=args.baselines,
+        config=config.preset(args.preset) if args.preset else None,
+        batch_size=args.batch_size,
+    )
+    print(results.table())
+    images = out_dir / "images" / "evaluate"
+    print(f"evaluation {args.name}: results in {out_dir / 'results'}, GIFs in {images}")
 
 
 def _sibling_test_dir(clips_dir: str) -> Path | None:
@@ -180,6 +238,15 @@ def _parser() -> argparse.ArgumentParser:
         default=6,
         help="emulator frames combined into one recorded frame, against flicker (default 6)",
     )
+    _flag(
+        record,
+        None,
+        "--start-skip",
+        type=int,
+        default=START_SKIP,
+        help=f"emulator frames skipped after each reset: Ms. Pac-Man's start-up tune, when "
+        f"nothing moves (default {START_SKIP})",
+    )
     _flag(record, None, "--seed", type=int, default=0, help="default 0")
 
     imp = command("import-video", run_import_video, "Import video files as frame folders.")
@@ -230,16 +297,70 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes (default: one per core)",
     )
 
-    bench = command("bench", run_bench, "Measure avgkit against the TF1 approach; writes JSON.")
+    bench = command(
+        "bench", run_bench, "Time clip processing, training and rollouts against TF1; writes JSON."
+    )
     _flag(bench, None, "--out", default="runs/bench", help="folder for bench.json and its data")
-    _flag(bench, None, "--clips", type=int, default=100_000, help="clips for avgkit process")
-    _flag(bench, None, "--tf1_clips", type=int, default=3_000, help="clips for the TF1 approach")
+    _flag(
+        bench,
+        None,
+        "--only",
+        nargs="+",
+        choices=["process", "train", "rollout"],
+        default=["process", "train", "rollout"],
+        help="sections to run; bench.json keeps the others' figures (default: all three)",
+    )
+    _flag(
+        bench,
+        None,
+        "--presets",
+        nargs="+",
+        choices=sorted(config.PRESETS),
+        default=["tiny", "small", "paper"],
+        help="presets of the train and rollout sections (default tiny small paper)",
+    )
+    _flag(
+        bench,
+        None,
+        "--quick",
+        action="store_true",
+        help="a smoke run: fewer clips, rounds and loss steps, shorter rollouts",
+    )
+    _flag(
+        bench,
+        None,
+        "--clips",
+        type=_positive,
+        help="clips for avgkit process (default 100000; 10000 with --quick)",
+    )
+    _flag(
+        bench,
+        None,
+        "--tf1_clips",
+        type=_positive,
+        help="clips for the TF1 approach (default 3000; 300 with --quick)",
+    )
     _flag(
         bench,
         None,
         "--full",
         action="store_true",
         help="also process 5,000,000 clips for real (about 5 minutes here)",
+    )
+    _flag(
+        bench,
+        None,
+        "--loss_steps",
+        type=_positive,
+        help="steps of the float32 and mixed loss curves (default 300; 20 with --quick)",
+    )
+    _flag(
+        bench,
+        None,
+        "--loss_preset",
+        choices=sorted(config.PRESETS),
+        default="small",
+        help="preset of the loss curves (default small)",
     )
 
     train = command("train", run_train, "Train the generator (and discriminator) on clips.")
@@ -331,6 +452,73 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="XLA for the discriminator's update (the generator's has no XLA kernel)",
     )
+    _flag(
+        train,
+        None,
+        "--loss",
+        choices=list(config.LOSSES),
+        help="a loss of the paper's ablation (its Table 1): l2, l1, l1_gdl train G alone, adv "
+        "(l2 + adversarial) and adv_gdl (l1 + GDL + adversarial) with D; sets l_num, lam_gdl, "
+        "lam_adv and -a (default: the preset's l1 + GDL + adversarial, or the resumed run's)",
+    )
+
+    evaluate = command(
+        "evaluate", run_evaluate, "Score checkpoints and baselines horizon by horizon."
+    )
+    _flag(
+        evaluate,
+        "-l",
+        "--load_path",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="checkpoints, checkpoints folders or run folders; each labelled by its run's name",
+    )
+    _flag(
+        evaluate,
+        "-t",
+        "--test_dir",
+        default="data/mspacman/Test",
+        help="folder of test videos (default data/mspacman/Test)",
+    )
+    _flag(
+        evaluate,
+        "-r",
+        "--recursions",
+        type=int,
+        default=64,
+        help="frames predicted recursively, the last horizon scored (default 64)",
+    )
+    _flag(
+        evaluate,
+        "-n",
+        "--name",
+        default="evaluation",
+        help="results go to <runs_dir>/<name> (default evaluation)",
+    )
+    _flag(
+        evaluate,
+        None,
+        "--baselines",
+        action="store_true",
+        help="also score copy_last (the last input frame) and flow (constant optical flow)",
+    )
+    _flag(
+        evaluate,
+        None,
+        "--preset",
+        choices=sorted(config.PRESETS),
+        help="the preset the checkpoints must be of (default: each one's config.json)",
+    )
+    _flag(
+        evaluate,
+        None,
+        "--batch_size",
+        type=int,
+        default=8,
+        help="sequences predicted at a time (default 8)",
+    )
+    _flag(evaluate, None, "--runs_dir", help="default $AVGKIT_HOME, else runs/")
     return parser
 
 
@@ -356,6 +544,16 @@ def _true_false(text: str) -> bool:
     if value in ("f", "false", "n", "no", "0"):
         return False
     raise argparse.ArgumentTypeError(f"{text!r}: expected t or f")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number")
+    return value
 
 
 def _size(text: str) -> tuple[int, int]:

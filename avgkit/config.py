@@ -1,7 +1,8 @@
 """Every hyperparameter in one place: the paper's numbers and the TF1 implementation's sizes.
 
-`preset(name)` returns a frozen `Config`; `Config.save(path)` / `load(path)` write and read the
-JSON that sits beside every checkpoint and clips folder. Paper = Mathieu, Couprie & LeCun,
+`preset(name)` returns a frozen `Config`; `with_loss(config, name)` sets its loss to a row of the
+paper's ablation (`LOSSES`); `Config.save(path)` / `load(path)` write and read the JSON that sits
+beside every checkpoint and clips folder. Paper = Mathieu, Couprie & LeCun,
 "Deep Multi-Scale Video Prediction Beyond Mean Square Error", ICLR 2016 (arXiv 1511.05440).
 """
 
@@ -74,6 +75,8 @@ class Config:
     d_learning_rate: float = 1e-4
     g_decay_steps: int = 0  # G's rate falls linearly over this many steps; 0: constant
     g_decay_to: float = 1.0  # ... to g_learning_rate * g_decay_to (paper: 0.005 / 0.04 = 0.125)
+    # The row of the paper's ablation (LOSSES) that set l_num, lam_gdl and lam_adv, or None
+    loss: str | None = None
 
     def __post_init__(self):
         # Lists (from JSON or a caller) become tuples, so a Config stays hashable and comparable.
@@ -119,6 +122,41 @@ def _as_tuples(value):
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Loss:
+    """A loss of the paper's ablation (its Table 1): the p of Lp and the weights of GDL and of
+    the adversarial term (lam_lp = 1 throughout); lam_adv = 0 trains G alone, without D."""
+
+    l_num: int
+    lam_gdl: float
+    lam_adv: float
+
+    @property
+    def adversarial(self) -> bool:
+        return self.lam_adv > 0
+
+
+# The multi-scale rows of the paper's Table 1, as `avgkit train --loss NAME` applies them.
+# "Adv" is read as the adversarial term on top of the plain l2 model (the paper's baseline
+# loss), "Adv+GDL" as on top of "GDL l1" (a reading of the row names, not checked against the
+# paper's text); adv_gdl is the presets' own setting. The single-scale l2 row is not here.
+LOSSES = {
+    "l2": Loss(l_num=2, lam_gdl=0.0, lam_adv=0.0),
+    "l1": Loss(l_num=1, lam_gdl=0.0, lam_adv=0.0),
+    "l1_gdl": Loss(l_num=1, lam_gdl=1.0, lam_adv=0.0),
+    "adv": Loss(l_num=2, lam_gdl=0.0, lam_adv=0.05),
+    "adv_gdl": Loss(l_num=1, lam_gdl=1.0, lam_adv=0.05),
+}
+
+
+def with_loss(config: Config, name: str) -> Config:
+    """`config` with the fields of the ablation's loss `name` (a key of LOSSES), recorded in
+    `config.loss` so that the run's config.json says which row it trains."""
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss {name!r}; expected one of {list(LOSSES)}")
+    return dataclasses.replace(config, loss=name, **dataclasses.asdict(LOSSES[name]))
+
+
 def preset(name: str) -> Config:
     """The named preset: 'paper' (TF1 sizes), 'small' (CPU training) or 'tiny' (tests)."""
     try:
@@ -144,7 +182,8 @@ def _scaled(name: str, g_width: float, d_width: float) -> Config:
 
 
 # Step times: one D + one G Adam update, batch 8, 32x32, 2 AMD EPYC cores, TensorFlow's default
-# kernels (benchmarks/step_time.py, median of 10 rounds on an idle machine, 2026-11-25).
+# kernels (median of 10 rounds on an idle machine, 2026-11-25; `avgkit bench --only train` times
+# the Trainer's own step).
 # TF_ENABLE_ONEDNN_OPTS=1 nearly halves them, but makes full-frame convolutions far slower.
 PRESETS = {
     # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history); seconds a step.
@@ -193,6 +232,21 @@ def _validate(config: Config) -> None:
     if not isinstance(config.d_sees_history, bool):
         raise ConfigError(f"d_sees_history must be true or false; got {config.d_sees_history!r}")
     _check_optimizers(config)
+    _check_loss(config)
+
+
+def _check_loss(config: Config) -> None:
+    """A named loss must be one of LOSSES, with that row's l_num, lam_gdl and lam_adv."""
+    if config.loss is None:
+        return
+    if config.loss not in LOSSES:
+        raise ConfigError(f"loss must be null or one of {list(LOSSES)}; got {config.loss!r}")
+    for field, value in dataclasses.asdict(LOSSES[config.loss]).items():
+        if getattr(config, field) != value:
+            raise ConfigError(
+                f"loss {config.loss!r} sets {field} = {value}; got {getattr(config, field)!r} "
+                "(set loss to null for a loss of your own)"
+            )
 
 
 def _check_optimizers(config: Config) -> None:

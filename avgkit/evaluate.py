@@ -1,25 +1,516 @@
-"""Recursive full-frame predictions (rollouts): each predicted frame becomes the newest input."""
+"""Recursive full-frame predictions (rollouts), baselines, and their evaluation horizon by horizon.
+
+A predictor maps input frames (N, H, W, 3 * hist_len) in [-1, 1] and a number of recursions R to
+predictions (N, R, H, W, 3): `rollout` of a trained generator, or a baseline (`BASELINES`).
+`evaluate` scores predictors on the test sequences of a folder and writes, under runs/<name>:
+
+results/metrics.json   per predictor, metric and region: per-horizon mean, 95% confidence
+                       interval, n, and the value of every sequence; what was evaluated
+results/metrics.csv    long format: predictor, horizon, metric, region, mean, ci_low, ci_high, n
+results/summary.txt    the predictors side by side at horizons 1, 2, 8 and 64
+results/metrics.png    per-horizon curves, a panel per metric, whole frame and moving areas
+images/evaluate/<sequence>.gif   truth | each predictor, left to right, the inputs first
+
+Metrics from `avgkit.metrics`: PSNR and sharpness difference in dB at peak 255, SSIM, of the
+predictions as made (unrounded). Moving areas at horizon r: the pixels that
+`metrics.motion_mask` finds moving between the last input frame and truth frame r, so everything
+that changed between what the predictor saw and what it must predict (a mask per horizon, from
+the truth alone, shared by all predictors). A sequence whose mask is empty has no moving-area
+score at that horizon (NaN) and is left out of that mean and its n. The interval is Student's t
+over the test sequences: mean +- t(0.975, n - 1) * s / sqrt(n).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import dataclasses
+import math
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
+
+from avgkit import metrics
+from avgkit.config import HIST_LEN, Config
+from avgkit.data import pipeline
+from avgkit.data.frames import to_uint8
+from avgkit.errors import ConfigError
+
+METRIC_TITLES = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "sharp_diff": "sharpness difference (dB)",
+}
+REGIONS = ("whole", "moving")
+SUMMARY_HORIZONS = (1, 2, 8, 64)  # 64: the recursion depth of the TF1 README's figure
+CSV_COLUMNS = ("predictor", "horizon", "metric", "region", "mean", "ci_low", "ci_high", "n")
+# t(0.975, df) for df = 1..30 (Student's t); larger df use a Cornish-Fisher expansion
+T975 = (
+    12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
+    2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905,
+    2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
+    2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272,
+)  # fmt: skip
+
+Predictor = Callable[[np.ndarray, int], np.ndarray]
+_STEPS = weakref.WeakKeyDictionary()  # generator -> {input shape: compiled rollout step}
 
 
-def rollout(generator, inputs, recursions: int, batch_size: int = 8) -> np.ndarray:
+def rollout(
+    generator, inputs, recursions: int, batch_size: int = 8, progress: bool = False
+) -> np.ndarray:
     """Predict `recursions` frames after each history, each from the frames before it.
 
     generator: G from `avgkit.models.build_generator` (fully convolutional: any frame size);
     inputs: float (N, H, W, 3 * hist_len) in [-1, 1], the input frames in time order.
     Prediction r (0-based) sees the last hist_len frames of inputs + predictions 0..r-1.
-    Returns float32 (N, recursions, H, W, 3) in (-1, 1); histories go `batch_size` at a time.
+    Returns float32 (N, recursions, H, W, 3) in (-1, 1); histories go `batch_size` at a time,
+    through one compiled step (traced once per generator and frame size).
     """
     inputs = np.asarray(inputs, np.float32)
+    step = _compiled_step(generator, inputs.shape[1:])
     outputs = np.empty((len(inputs), recursions, *inputs.shape[1:3], 3), np.float32)
-    for first in range(0, len(inputs), batch_size):
-        history = tf.constant(inputs[first : first + batch_size])
-        for r in range(recursions):
-            frame = generator(history)[-1]  # the full-size scale
-            outputs[first : first + batch_size, r] = frame.numpy()
-            history = tf.concat([history[..., 3:], frame], axis=-1)
+    bar = tqdm(total=len(inputs) * recursions, unit="frame", disable=not progress, leave=False)
+    with bar:
+        for first in range(0, len(inputs), batch_size):
+            history = tf.constant(inputs[first : first + batch_size])
+            for r in range(recursions):
+                frame, history = step(history)
+                outputs[first : first + batch_size, r] = frame.numpy()
+                bar.update(len(frame))
     return outputs
+
+
+def _compiled_step(generator, shape):
+    """history (batch, *shape) -> (G's full-size frame, the history with that frame appended),
+    traced once per generator and frame shape and kept while the generator lives."""
+    steps = _STEPS.setdefault(generator, {})
+    if shape not in steps:
+        model = weakref.ref(generator)  # a strong one would keep the generator alive
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
+        def step(history):
+            frame = model()(history)[-1]
+            return frame, tf.concat([history[..., 3:], frame], axis=-1)
+
+        steps[shape] = step
+    return steps[shape]
+
+
+def copy_last(inputs, recursions: int) -> np.ndarray:
+    """Baseline, no motion: every prediction is the last input frame. inputs as `rollout`'s;
+    returns float32 (N, recursions, H, W, 3) in [-1, 1]."""
+    last = np.asarray(inputs, np.float32)[..., -3:]
+    return np.repeat(last[:, None], recursions, axis=1)
+
+
+def flow_extrapolation(inputs, recursions: int) -> np.ndarray:
+    """Baseline, constant motion, the paper's optical-flow comparison: with b the dense flow
+    from the last input frame back to the one before (`metrics.optical_flow`, OpenCV's
+    Farneback, where the paper used EpicFlow), prediction r (1-based) samples the
+    last frame at p + r * b(p), bilinearly, edges repeated. inputs as `rollout`'s, hist_len >= 2;
+    returns float32 (N, recursions, H, W, 3) in [-1, 1]."""
+    inputs = np.asarray(inputs, np.float32)
+    if inputs.shape[-1] < 6:
+        raise ConfigError("the flow baseline needs 2 or more input frames (hist_len >= 2)")
+    rows, columns = np.indices(inputs.shape[1:3], dtype=np.float32)
+    outputs = np.empty((len(inputs), recursions, *inputs.shape[1:3], 3), np.float32)
+    backward = metrics.optical_flow(inputs[..., -3:], inputs[..., -6:-3])
+    for i, (last, back) in enumerate(zip(inputs[..., -3:], backward)):
+        for r in range(recursions):
+            outputs[i, r] = cv2.remap(
+                last,
+                columns + (r + 1) * back[..., 0],
+                rows + (r + 1) * back[..., 1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+    return outputs
+
+
+BASELINES: dict[str, Predictor] = {"copy_last": copy_last, "flow": flow_extrapolation}
+
+
+def student_t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with `df` degrees of freedom (NaN for df < 1)."""
+    if df < 1:
+        return math.nan
+    if df <= len(T975):
+        return T975[df - 1]
+    z = 1.959963984540054  # Cornish-Fisher: within 2e-6 of the exact value for df >= 30
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
+
+
+def mean_ci(values) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% confidence interval over the last axis of `values`, NaNs left out:
+    mean +- t(0.975, n - 1) * s / sqrt(n), s the sample standard deviation. Returns mean, low,
+    high and n (int), each of the leading shape; the mean is NaN where n = 0, the bounds where
+    n < 2."""
+    values = np.asarray(values, np.float64)
+    present = ~np.isnan(values)
+    n = present.sum(axis=-1)
+    count = np.maximum(n, 1)
+    mean = np.where(present, values, 0.0).sum(axis=-1) / count
+    squares = np.where(present, values - mean[..., None], 0.0) ** 2
+    sd = np.sqrt(squares.sum(axis=-1) / np.maximum(n - 1, 1))
+    half = np.vectorize(student_t975, otypes=[float])(n - 1) * sd / np.sqrt(count)
+    mean = np.where(n > 0, mean, np.nan)
+    return mean, mean - half, mean + half, n
+
+
+def motion_masks(sequences, hist_len: int, progress: bool = False) -> np.ndarray:
+    """The moving areas at every horizon: uint8 sequences (N, hist_len + R, H, W, 3) -> bool
+    (N, R, H, W), `metrics.motion_mask` between the last input frame and each truth frame."""
+    last = pipeline.to_unit(sequences[:, hist_len - 1])
+    truths = sequences[:, hist_len:]
+    horizons = tqdm(range(truths.shape[1]), desc="moving areas", disable=not progress, leave=False)
+    return np.stack(
+        [metrics.motion_mask(last, pipeline.to_unit(truths[:, r])) for r in horizons], axis=1
+    )
+
+
+def score(predictions, truths, masks, progress: bool = False) -> dict[tuple[str, str], np.ndarray]:
+    """Every metric of every sequence at every horizon, on the whole frame and on the moving
+    areas. predictions: float (N, R, H, W, 3) in [-1, 1]; truths: uint8 (N, R, H, W, 3); masks:
+    bool (N, R, H, W). Returns {(metric, region): float (R, N)}, NaN where a mask is empty."""
+    functions = {"psnr": metrics.psnr, "ssim": metrics.ssim, "sharp_diff": metrics.sharp_diff}
+    count, horizons = truths.shape[:2]
+    values = {(m, region): np.empty((horizons, count)) for m in functions for region in REGIONS}
+    for r in tqdm(range(horizons), desc="metrics", disable=not progress, leave=False):
+        prediction, truth = predictions[:, r], pipeline.to_unit(truths[:, r])
+        for name, function in functions.items():
+            values[name, "whole"][r] = function(prediction, truth)
+            values[name, "moving"][r] = function(prediction, truth, mask=masks[:, r])
+    return values
+
+
+@dataclasses.dataclass
+class Results:
+    """The scores of named predictors on the same test sequences.
+
+    values[predictor][metric, region]: float (R, N), a value per horizon and sequence (NaN where
+    the moving area is empty); predictors[predictor]: what it is (checkpoint or baseline).
+    """
+
+    test_dir: str
+    hist_len: int
+    sequences: list[str]
+    predictors: dict[str, dict]
+    values: dict[str, dict[tuple[str, str], np.ndarray]]
+
+    @property
+    def recursions(self) -> int:
+        first = next(iter(self.values.values()))
+        return next(iter(first.values())).shape[0]
+
+    def summaries(self):
+        """(predictor, metric, region, (mean, ci_low, ci_high, n)), each of those (R,)."""
+        for predictor, table in self.values.items():
+            for (metric, region), values in table.items():
+                yield predictor, metric, region, mean_ci(values)
+
+    def rows(self) -> list[dict]:
+        """The long format of metrics.csv: a dict of CSV_COLUMNS per horizon (from 1), metric,
+        region and predictor; mean and bounds NaN where undefined."""
+        rows = []
+        for predictor, metric, region, stats in self.summaries():
+            for r, (mean, low, high, n) in enumerate(zip(*stats), start=1):
+                values = (predictor, r, metric, region, float(mean), float(low), float(high))
+                rows.append(dict(zip(CSV_COLUMNS, (*values, int(n)))))
+        return rows
+
+    def to_json(self) -> dict:
+        """The content of metrics.json (NaN as null)."""
+        scores = {predictor: {metric: {} for metric in METRIC_TITLES} for predictor in self.values}
+        for predictor, metric, region, (mean, low, high, n) in self.summaries():
+            scores[predictor][metric][region] = {
+                "mean": _nulls(mean),
+                "ci_low": _nulls(low),
+                "ci_high": _nulls(high),
+                "n": n.tolist(),
+                "values": _nulls(self.values[predictor][metric, region]),
+            }
+        return {
+            "test_dir": self.test_dir,
+            "hist_len": self.hist_len,
+            "recursions": self.recursions,
+            "sequences": self.sequences,
+            "moving_areas": "metrics.motion_mask(last input frame, truth frame r) at horizon r",
+            "interval": "95% Student t over sequences: mean +- t(0.975, n-1) s / sqrt(n)",
+            "predictors": self.predictors,
+            "metrics": scores,
+        }
+
+    def table(self, horizons=SUMMARY_HORIZONS) -> str:
+        """The predictors side by side, a row per metric, region and horizon (those <= R):
+        mean +- half the 95% interval."""
+        from avgkit import viz
+
+        cells = {
+            (row["predictor"], row["metric"], row["region"], row["horizon"]): row
+            for row in self.rows()
+        }
+        shown = [h for h in horizons if h <= self.recursions]
+        lines = []
+        for metric, title in METRIC_TITLES.items():
+            for region in REGIONS:
+                for h in shown:
+                    line = [title, region, h]
+                    line += [_cell(cells[p, metric, region, h]) for p in self.values]
+                    lines.append(line)
+        return viz.text_table(["metric", "region", "horizon", *self.values], lines)
+
+    def paired(self, first: str, second: str) -> dict:
+        """Predictor `first` minus `second`, sequence by sequence (both scored on the same
+        sequences): {(metric, region): (mean, ci_low, ci_high, n)}, each (R,), as `mean_ci`."""
+        return {
+            key: mean_ci(self.values[first][key] - self.values[second][key])
+            for key in self.values[first]
+        }
+
+    def difference_table(self, first: str, second: str, horizons=SUMMARY_HORIZONS) -> str:
+        """`paired(first, second)` at `horizons` (those <= R): a row per metric, region and
+        horizon with the mean difference, its 95% interval and n."""
+        from avgkit import viz
+
+        differences = self.paired(first, second)
+        lines = []
+        for metric, title in METRIC_TITLES.items():
+            digits = 3 if metric == "ssim" else 2
+            for region in REGIONS:
+                mean, low, high, n = differences[metric, region]
+                for h in (h for h in horizons if h <= self.recursions):
+                    interval = f"[{low[h - 1]:+.{digits}f}, {high[h - 1]:+.{digits}f}]"
+                    lines.append(
+                        [title, region, h, f"{mean[h - 1]:+.{digits}f}", interval, n[h - 1]]
+                    )
+        header = ["metric", "region", "horizon", f"{first} - {second}", "95% interval", "n"]
+        return viz.text_table(header, lines)
+
+
+def _nulls(array) -> list:
+    return np.where(np.isnan(array), None, np.asarray(array, object)).tolist()
+
+
+def _cell(row: dict) -> str:
+    digits = 3 if row["metric"] == "ssim" else 2
+    if np.isnan(row["mean"]):
+        return "n/a"
+    if np.isnan(row["ci_low"]):
+        return f"{row['mean']:.{digits}f}"
+    return f"{row['mean']:.{digits}f} ± {(row['ci_high'] - row['ci_low']) / 2:.{digits}f}"
+
+
+def evaluate(
+    out_dir: str | Path,
+    test_dir: str | Path,
+    load_paths: Sequence[str | Path] = (),
+    *,
+    recursions: int = 64,
+    baselines: bool = False,
+    config: Config | None = None,
+    batch_size: int = 8,
+    per_video: int = 1,
+    labels: Sequence[str] | None = None,
+    progress: bool = True,
+) -> Results:
+    """`avgkit evaluate`: score checkpoints (and the baselines) on the test sequences of
+    `test_dir`, `recursions` frames deep, and write the files listed in the module docstring
+    under out_dir (runs/<name>).
+
+    load_paths: checkpoints, checkpoints folders or run folders (see
+    `avgkit.train.resolve_checkpoint`), each labelled by its run folder's name. config: the
+    preset they must be of (default: each one's config.json). per_video: test sequences taken
+    from each test video (`pipeline.test_sequences`). labels: names for the checkpoints, one per
+    load path, instead of their run folders' names.
+    """
+    _check_count("-r/--recursions", recursions, "predicted frames")
+    _check_count("--batch_size", batch_size, "sequences a batch")
+    if not load_paths and not baselines:
+        raise ConfigError("nothing to evaluate: pass -l/--load_path checkpoints or --baselines")
+    predictors = checkpoint_predictors(load_paths, config, batch_size, progress, labels)
+    hist_len = _hist_len(predictors.values(), config)
+    if baselines:
+        clash = sorted(set(predictors) & set(BASELINES))
+        if clash:
+            raise ConfigError(f"-l/--load_path: runs named as a baseline {clash}; rename them")
+        predictors.update(BASELINES)
+    sequences, names = pipeline.test_sequences(test_dir, hist_len, recursions, per_video)
+    inputs = pipeline.stack_frames(pipeline.to_unit(sequences[:, :hist_len]))
+    truths = sequences[:, hist_len:]
+    masks = motion_masks(sequences, hist_len, progress)
+    predictions, values = {}, {}
+    for label, predict in tqdm(predictors.items(), desc="predictors", disable=not progress):
+        predicted = predict(inputs, recursions)
+        values[label] = score(predicted, truths, masks, progress)
+        predictions[label] = to_uint8(predicted)  # for the GIFs
+    described = {label: _describe(label, predict) for label, predict in predictors.items()}
+    results = Results(str(test_dir), hist_len, _unique(names), described, values)
+    write_results(Path(out_dir), results)
+    write_gifs(Path(out_dir) / "images" / "evaluate", results.sequences, sequences, predictions)
+    return results
+
+
+def load_generator(path: str | Path, config: Config | None = None):
+    """G restored from a checkpoint, checkpoints folder or run folder (as
+    `avgkit.train.resolve_checkpoint` finds it), built with the config.json beside it, else
+    `config`; a checkpoint of another preset than `config` is refused."""
+    from avgkit import train  # avgkit.train imports this module
+
+    source = train.resolve_checkpoint(path, config)
+    return CheckpointPredictor(source, _config_of(source, config)).generator()
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointPredictor:
+    """A predictor that restores the generator of `checkpoint` (a ckpt-<step> prefix) when
+    called, and rolls it out."""
+
+    checkpoint: str
+    config: Config
+    batch_size: int = 8
+    progress: bool = False
+
+    def generator(self):
+        from avgkit import train
+
+        trainer = train.Trainer(self.config, adversarial=False)
+        train.restore(trainer, self.checkpoint)
+        return trainer.generator
+
+    def __call__(self, inputs, recursions: int) -> np.ndarray:
+        return rollout(self.generator(), inputs, recursions, self.batch_size, self.progress)
+
+
+def checkpoint_predictors(
+    load_paths,
+    config: Config | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+    labels: Sequence[str] | None = None,
+) -> dict[str, CheckpointPredictor]:
+    """{label: predictor} for checkpoints, checkpoints folders or run folders, each checked now
+    against `config`'s preset and run with the config.json beside it (else `config`). Labels:
+    `labels` if given, else the run folder's name, with the checkpoint's name added when two
+    come from one run."""
+    from avgkit import train
+
+    if labels is not None and len(labels) != len(load_paths):
+        raise ConfigError(f"{len(labels)} labels for {len(load_paths)} checkpoints")
+    found = {}
+    for path in load_paths:
+        source = train.resolve_checkpoint(path, config)
+        if source in found:
+            raise ConfigError(f"-l/--load_path {path}: checkpoint {source} given twice")
+        found[source] = CheckpointPredictor(
+            source, _config_of(source, config), batch_size, progress
+        )
+    if labels is None:
+        runs = [_run_name(source) for source in found]
+        labels = [
+            f"{run}/{Path(source).name}" if runs.count(run) > 1 else run
+            for run, source in zip(runs, found)
+        ]
+    return dict(zip(labels, found.values()))
+
+
+def _config_of(checkpoint: str, config: Config | None) -> Config:
+    from avgkit import train
+
+    saved = train.config_beside(checkpoint) or config
+    if saved is None:
+        raise ConfigError(f"{checkpoint}: no config.json beside it; pass --preset")
+    return saved
+
+
+def _hist_len(checkpoints, config: Config | None) -> int:
+    """The input frames all checkpoints see (without checkpoints: config's, else HIST_LEN)."""
+    hist_lens = {predictor.config.hist_len for predictor in checkpoints}
+    if len(hist_lens) > 1:
+        raise ConfigError(f"-l/--load_path: the checkpoints see different hist_len {hist_lens}")
+    return hist_lens.pop() if hist_lens else (config.hist_len if config else HIST_LEN)
+
+
+def _describe(label: str, predictor) -> dict:
+    if isinstance(predictor, CheckpointPredictor):
+        saved = predictor.config
+        return {"checkpoint": predictor.checkpoint, "preset": saved.name, "loss": saved.loss}
+    return {"baseline": label}
+
+
+def _run_name(checkpoint: str) -> str:
+    """runs/<name>/checkpoints/ckpt-N -> <name>; elsewhere the checkpoint's folder name."""
+    folder = Path(checkpoint).parent
+    return folder.parent.name if folder.name == "checkpoints" else folder.name
+
+
+def _check_count(flag: str, value, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{flag} {value}: expected 1 or more {what}")
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Sequence names, the video's name with _<k> added when a video gives several."""
+    counts = {name: names.count(name) for name in names}
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(f"{name}_{seen[name]}" if counts[name] > 1 else name)
+    return unique
+
+
+def write_results(out_dir: Path, results: Results) -> None:
+    """metrics.json, metrics.csv, summary.txt and metrics.png in out_dir/results."""
+    import matplotlib.pyplot as plt
+
+    from avgkit import viz
+    from avgkit.train import outputs
+
+    folder = out_dir / "results"
+    outputs.write_json(folder / "metrics.json", results.to_json())
+    with _replacing(folder / "metrics.csv") as tmp, tmp.open("w", newline="") as file:
+        writer = csv.DictWriter(file, CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(results.rows())
+    with _replacing(folder / "summary.txt") as tmp:
+        tmp.write_text(results.table() + "\n", encoding="utf-8")
+    figure = viz.horizon_curves(results.rows(), METRIC_TITLES)
+    with _replacing(folder / "metrics.png") as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)
+
+
+def write_gifs(folder: Path, names, sequences, predictions: dict[str, np.ndarray]) -> None:
+    """<name>.gif per sequence: truth | each prediction, left to right, each led by the inputs.
+    sequences: uint8 (N, hist_len + R, H, W, 3); predictions: {label: uint8 (N, R, H, W, 3)}."""
+    from avgkit import viz
+    from avgkit.train import outputs
+
+    hist_len = sequences.shape[1] - next(iter(predictions.values())).shape[1]
+    for i, name in enumerate(names):
+        inputs = sequences[i, :hist_len]
+        panels = [sequences[i]] + [np.concatenate([inputs, p[i]]) for p in predictions.values()]
+        frames = viz.side_by_side(panels, ["truth", *predictions])
+        with _replacing(folder / f"{name}.gif") as tmp:
+            iio.imwrite(tmp, frames, extension=".gif", duration=outputs.GIF_FRAME_MS, loop=0)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """A temporary path beside `path`, renamed to `path` when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    yield tmp
+    tmp.replace(path)

@@ -1,7 +1,8 @@
 """Where runs and cached results live: `$AVGKIT_HOME`, by default `runs/` of this checkout.
 
-Notebooks call `recording(...)` and `clips(...)` to get data they need: made once, then found
-again under a key built from every parameter, so other parameters never read stale results.
+Notebooks call `recording(...)`, `clips(...)` and `training_run(...)` to get the data and trained
+models they need: made once, then found again under a key built from every parameter, so other
+parameters never read stale results.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from avgkit.config import Config
 from avgkit.data import atari
 from avgkit.data import clips as clips_lib
 
@@ -48,3 +50,43 @@ def clips(train_dir: str | Path, num_clips: int, seed: int = 0, progress: bool =
     if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
         clips_lib.process(train_dir, out, num_clips, seed=seed, progress=progress)
     return out
+
+
+def training_run(
+    config: Config,
+    clips_dir: str | Path,
+    steps: int,
+    adversarial: bool = True,
+    seed: int = 0,
+    frequencies=None,
+    progress: bool = True,
+) -> Path:
+    """A run folder (checkpoints, summaries, images, results) trained with these settings for
+    `steps` steps: trained now if missing, resumed if unfinished. frequencies:
+    `avgkit.train.Frequencies` (default: `Frequencies.for_steps(steps)`)."""
+    from avgkit import train  # TensorFlow loads only when a model is needed
+
+    frequencies = frequencies or train.Frequencies.for_steps(steps)
+    params = {
+        "config": config.to_dict(),
+        "clips_dir": str(Path(clips_dir).resolve()),
+        "steps": steps,
+        "adversarial": adversarial,
+        "seed": seed,
+        "frequencies": dataclasses.asdict(frequencies),
+    }
+    mode = "adversarial" if adversarial else "non-adversarial"
+    run_dir = cache_dir("training", f"{config.name}-{mode}-{steps}", params)
+    if train.saved_step(run_dir) >= steps:
+        return run_dir
+    train.train(
+        config,
+        clips_dir,
+        run_dir,
+        steps,
+        adversarial=adversarial,
+        seed=seed,
+        frequencies=frequencies,
+        progress=progress,
+    )
+    return run_dir

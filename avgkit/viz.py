@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image, ImageDraw
 
 from avgkit.data.frames import to_uint8
 
 
 def frame_strip(frames, titles=None, height: float = 2.6, suptitle: str | None = None):
     """A row of images: uint8 (n, H, W, 3), or float in [-1, 1]. Returns the figure."""
-    frames = to_uint8(frames)
-    width = height * frames.shape[2] / frames.shape[1]
+    return frame_grid([frames], None, titles, height, suptitle)
+
+
+def frame_grid(rows, row_labels=None, titles=None, height: float = 2.6, suptitle=None):
+    """Rows of images, such as truth and predictions over time. rows: a list of (n, H, W, 3)
+    arrays (uint8, or float in [-1, 1]), all of the same n; titles: one per column. Returns the
+    figure."""
+    rows = [to_uint8(frames) for frames in rows]
+    count = len(rows[0])
+    width = height * rows[0].shape[2] / rows[0].shape[1]
     fig, axes = plt.subplots(
-        1, len(frames), figsize=(width * len(frames), height + 0.4), squeeze=False
+        len(rows), count, figsize=(width * count, (height + 0.3) * len(rows) + 0.1), squeeze=False
     )
-    for index, (axis, frame) in enumerate(zip(axes[0], frames)):
-        axis.imshow(frame, interpolation="nearest")
-        axis.set_axis_off()
-        if titles is not None:
-            axis.set_title(titles[index], fontsize=9)
+    for r, frames in enumerate(rows):
+        for c, frame in enumerate(frames):
+            axis = axes[r, c]
+            axis.imshow(frame, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+            if titles is not None and r == 0:
+                axis.set_title(titles[c], fontsize=9)
+        if row_labels is not None:
+            axes[r, 0].set_ylabel(row_labels[r], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -77,6 +94,45 @@ def pyramid_strip(images, titles=None, height: float = 2.6, suptitle: str | None
     return fig
 
 
+def training_curves(logs: dict, smooth: int = 5):
+    """Panels of G loss, D loss, PSNR and sharpness difference against the step, a line per run.
+
+    logs: {label: rows of `avgkit.train.read_log`}. Each curve is a running mean over `smooth`
+    logged points (the raw points faint behind it). A run without D (non-adversarial) has no D
+    curve. Returns the figure.
+    """
+    panels = [
+        ("g_loss", "generator loss"),
+        ("d_loss", "discriminator loss"),
+        ("psnr", "PSNR on the batch (dB)"),
+        ("sharp_diff", "sharpness difference (dB)"),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
+    for (column, title), axis in zip(panels, axes, strict=True):
+        for index, (label, rows) in enumerate(logs.items()):
+            steps = np.array([row["step"] for row in rows])
+            values = np.array([row[column] for row in rows])
+            if not np.isfinite(values).any():
+                continue
+            color = f"C{index}"
+            axis.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
+            axis.plot(steps, _running_mean(values, smooth), color=color, label=label)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each value and the up to window - 1 values before it."""
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
 def text_table(header, rows) -> str:
     """An aligned plain-text table to print (no pandas needed): `header` names the columns,
     `rows` are lists of values. The first column is aligned left, the others right; integers
@@ -98,3 +154,91 @@ def text_table(header, rows) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(table[0]), rule] + [line(row) for row in table[1:]])
+
+
+def horizon_curves(rows, titles: dict):
+    """An evaluation's scores against the horizon: a panel per metric (titles: {metric: panel
+    title}), a colour per predictor, a line style per region (whole frame solid, moving areas
+    dashed), the 95% interval shaded. rows: dicts with predictor, horizon, metric, region, mean,
+    ci_low and ci_high, as `avgkit.evaluate.Results.rows` gives. Returns the figure."""
+    predictors = list(dict.fromkeys(row["predictor"] for row in rows))
+    regions = list(dict.fromkeys(row["region"] for row in rows))
+    fig, axes = plt.subplots(1, len(titles), figsize=(4.4 * len(titles), 3.6), squeeze=False)
+    for (metric, title), axis in zip(titles.items(), axes[0], strict=True):
+        for index, predictor in enumerate(predictors):
+            for region, style in zip(regions, ("-", "--", ":")):
+                line = [
+                    row
+                    for row in rows
+                    if (row["predictor"], row["metric"], row["region"])
+                    == (predictor, metric, region)
+                ]
+                horizons = [row["horizon"] for row in line]
+                mean, low, high = (
+                    np.array([row[key] for row in line], float)
+                    for key in ("mean", "ci_low", "ci_high")
+                )
+                color = f"C{index}"
+                label = f"{predictor}, {region}"
+                axis.plot(horizons, mean, style, marker=".", color=color, label=label)
+                axis.fill_between(horizons, low, high, color=color, alpha=0.15, linewidth=0)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("horizon (predicted frame)")
+        axis.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def side_by_side(panels, labels, header: int = 14) -> np.ndarray:
+    """Videos next to each other under their labels, for a GIF. panels: a list of (T, H, W, 3)
+    arrays of one shape, uint8 or float in [-1, 1]; labels: one per panel, cut to its width.
+    Returns uint8 (T, header + H, len(panels) * W, 3)."""
+    panels = [to_uint8(panel) for panel in panels]
+    count, _, width = panels[0].shape[:3]
+    heads = []
+    for label in labels:
+        head = Image.new("RGB", (width, header))
+        ImageDraw.Draw(head).text((3, 1), label, fill="white")
+        heads.append(np.asarray(head))
+    strip = np.broadcast_to(np.concatenate(heads, axis=1), (count, header, len(panels) * width, 3))
+    return np.concatenate([strip, np.concatenate(panels, axis=2)], axis=1)
+
+
+def recursion_figure(truths, predictions: dict, step: int, height: float = 2.6):
+    """Horizon `step` (1-based) of a rollout: top row the truth and each prediction, bottom row
+    each prediction's absolute error (mean over channels, 0 black to 2 bright).
+    truths: (R, H, W, 3) and predictions {label: (R, H, W, 3)}, float in [-1, 1].
+    Returns the figure."""
+    truth = np.asarray(truths[step - 1], np.float32)
+    count = 1 + len(predictions)
+    width = height * truth.shape[1] / truth.shape[0]
+    fig, axes = plt.subplots(2, count, figsize=(width * count, 2 * height + 0.8), squeeze=False)
+    axes[0, 0].imshow(to_uint8(truth), interpolation="nearest")
+    axes[0, 0].set_title(f"truth, t + {step}", fontsize=9)
+    for column, (label, frames) in enumerate(predictions.items(), start=1):
+        prediction = np.asarray(frames[step - 1], np.float32)
+        error = np.abs(prediction - truth).mean(axis=-1)
+        axes[0, column].imshow(to_uint8(prediction), interpolation="nearest")
+        axes[0, column].set_title(label, fontsize=9)
+        axes[1, column].imshow(error, cmap="magma", vmin=0.0, vmax=2.0, interpolation="nearest")
+        axes[1, column].set_title(f"|error|, mean {error.mean():.3f}", fontsize=9)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def recursion_slider(truths, predictions: dict, height: float = 2.6):
+    """An ipywidgets slider over the horizons of a rollout, drawing `recursion_figure` at each
+    (needs a live kernel: a headless run keeps no widget state). Returns the widget."""
+    import ipywidgets
+
+    def show(step):
+        figure = recursion_figure(truths, predictions, step, height)
+        plt.show(figure)
+
+    slider = ipywidgets.IntSlider(
+        value=1, min=1, max=len(truths), description="horizon", continuous_update=False
+    )
+    return ipywidgets.interactive(show, step=slider)

@@ -33,6 +33,23 @@ def test_the_player_moves(mspacman):
     assert changed.mean() > 0.9
 
 
+def changed_pixels(split_dir) -> np.ndarray:
+    """Pixels of the first video of `split_dir` that change by more than 10 levels from each
+    recorded frame to the next."""
+    video = frames.read_video(frames.list_videos(split_dir)[0][0]).astype(int)
+    return (np.abs(np.diff(video, axis=0)).max(axis=-1) > 10).sum(axis=(1, 2))
+
+
+def test_recording_starts_when_the_sprites_move(tmp_path, mspacman):
+    # Control: from the reset, the start-up tune; only the power pills blink (56-98 pixels).
+    intro = atari.Recording(train_episodes=1, test_episodes=0, frames=12, seed=7, start_skip=0)
+    still = changed_pixels(atari.record(tmp_path, intro, progress=False) / "Train")
+    assert still.max() < 120
+    # Recorded: the sprites move from the first frames on (200-320 pixels measured).
+    moving = changed_pixels(mspacman / "Train")[:12]
+    assert np.median(moving) > 150
+
+
 def test_same_seed_gives_identical_bytes(tmp_path, mspacman):
     recording = atari.Recording(train_episodes=1, test_episodes=0, frames=40, seed=7)
     again = atari.record(tmp_path / "again", recording, progress=False)
@@ -102,7 +119,8 @@ def _flicker_misses(recording: atari.Recording, around: int = 8):
     shown = _ghosts_shown(recorded)
     unexplained = occluded = checked = 0
     for j in range(len(recorded)):
-        last = 1 + recording.frameskip * (j + 1)  # emulator frames seen up to recorded frame j
+        # emulator frames seen up to recorded frame j: the reset, the skipped start, the steps
+        last = 1 + recording.start_skip + recording.frameskip * (j + 1)
         if last + around > len(tap.frames):
             break
         on_screen = raw_shown[last - around : last].any(0) & raw_shown[last : last + around].any(0)
@@ -164,6 +182,8 @@ def test_unknown_game_and_bad_numbers():
         atari.record("unused", atari.Recording(frameskip=0))
     with pytest.raises(ConfigError, match="--train-episodes -1"):
         atari.record("unused", atari.Recording(train_episodes=-1))
+    with pytest.raises(ConfigError, match="--start-skip -1: expected 0 or more"):
+        atari.record("unused", atari.Recording(start_skip=-1))
 
 
 def test_another_game_records(tmp_path):

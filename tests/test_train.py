@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avgkit import config, evaluate, losses, models
+from avgkit import config, evaluate, home, losses, models
 from avgkit import train as train_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data import pipeline
@@ -242,3 +242,37 @@ def test_only_the_chief_writes_the_run(monkeypatch, tf_config, chief):
 def _mkdir(path):
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_training_run_is_found_again_and_keyed_by_its_settings(clips_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVGKIT_HOME", str(tmp_path))
+    run = home.training_run(
+        TINY, clips_dir, 3, adversarial=False, frequencies=QUIET, progress=False
+    )
+    assert [row["step"] for row in train_lib.read_log(run / "results" / "train_log.csv")] == [3]
+    checkpoint = tf.train.latest_checkpoint(str(run / "checkpoints"))
+    assert checkpoint.endswith("ckpt-3")
+    modified = (run / "results" / "train_log.csv").stat().st_mtime_ns
+    again = home.training_run(
+        TINY, clips_dir, 3, adversarial=False, frequencies=QUIET, progress=False
+    )
+    assert again == run  # found again, not retrained
+    assert (run / "results" / "train_log.csv").stat().st_mtime_ns == modified
+    other = home.training_run(
+        TINY, clips_dir, 3, adversarial=True, frequencies=QUIET, progress=False
+    )
+    assert other != run and other.parent == run.parent
+
+
+@pytest.mark.parametrize(
+    "steps, expected",
+    [
+        (200, (10, 4, 50, 201, 50)),  # short: 20 stats rows, 50 summaries, 4 images and saves
+        (3000, (10, 60, 750, 3001, 750)),
+        (500_000, (10, 100, 1000, 500_001, 10_000)),  # long: the TF1 defaults
+        (1, (1, 1, 1, 2, 1)),
+    ],
+)
+def test_frequencies_fit_the_step_count(steps, expected):
+    got = train_lib.Frequencies.for_steps(steps)
+    assert (got.stats, got.summary, got.images, got.test, got.save) == expected

@@ -27,3 +27,47 @@ def test_text_table_aligns_columns():
         "paper   12,569,740",
         "tiny         6,180",
     ]
+
+
+def test_frame_grid_lays_out_rows_and_columns_with_labels():
+    truth = np.zeros((3, 4, 5, 3), np.uint8)
+    prediction = np.full((3, 4, 5, 3), 0.5, np.float32)
+    fig = viz.frame_grid([truth, prediction], ["truth", "G"], ["t+1", "t+2", "t+3"])
+    assert len(fig.axes) == 6
+    assert [axis.get_title() for axis in fig.axes[:3]] == ["t+1", "t+2", "t+3"]
+    assert [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()] == ["truth", "G"]
+    assert int(fig.axes[3].images[0].get_array()[0, 0, 0]) == 191  # (0.5 + 1) * 127.5 -> 191
+    plt.close(fig)
+
+
+def test_training_curves_smooth_each_run_and_skip_missing_d_losses():
+    rows = [
+        {"step": s, "g_loss": v, "d_loss": np.nan, "psnr": 20.0, "sharp_diff": 30.0}
+        for s, v in ((10, 4.0), (20, 2.0), (30, 0.0))
+    ]
+    fig = viz.training_curves({"plain": rows}, smooth=2)
+    g_axis, d_axis = fig.axes[0], fig.axes[1]
+    raw, smoothed = g_axis.lines
+    assert list(raw.get_ydata()) == [4.0, 2.0, 0.0]
+    assert list(smoothed.get_ydata()) == [4.0, 3.0, 1.0]  # running mean of 2, by hand
+    assert len(d_axis.lines) == 0  # a non-adversarial run has no D curve
+    plt.close(fig)
+
+
+def test_recursion_figure_shows_truth_predictions_and_their_errors():
+    truths = np.zeros((3, 4, 5, 3), np.float32)
+    predictions = {"G": np.full((3, 4, 5, 3), 0.5, np.float32), "copy": truths.copy()}
+    fig = viz.recursion_figure(truths, predictions, step=2)
+    titles = [axis.get_title() for axis in fig.axes]
+    assert titles[:3] == ["truth, t + 2", "G", "copy"]
+    assert titles[4:] == ["|error|, mean 0.500", "|error|, mean 0.000"]
+    assert np.allclose(fig.axes[4].images[0].get_array(), 0.5)  # |0.5 - 0| per pixel
+    plt.close(fig)
+
+
+def test_recursion_slider_spans_the_horizons():
+    truths = np.zeros((5, 4, 5, 3), np.float32)
+    widget = viz.recursion_slider(truths, {"copy": truths})
+    slider = widget.children[0]
+    assert (slider.min, slider.max, slider.value) == (1, 5, 1)
+    plt.close("all")

@@ -2,7 +2,8 @@
 
 A profile sets each notebook's parameters: `cpu` (default) runs a fuller version of every
 notebook on a laptop CPU; `gpu` runs the paper-size model. Each notebook runs with its folder
-as working directory, as under nbval and JupyterLab.
+as working directory, as under nbval and JupyterLab. Notebook 00 runs last, so that it shows
+this run's results.
 """
 
 from __future__ import annotations
@@ -14,12 +15,33 @@ from pathlib import Path
 
 import papermill
 
+CPU_DATA = {
+    "train_episodes": 8,
+    "test_episodes": 2,
+    "frames_per_episode": 500,
+    "num_clips": 100_000,
+}
+GPU_DATA = {
+    "train_episodes": 20,
+    "test_episodes": 4,
+    "frames_per_episode": 1000,
+    "num_clips": 500_000,
+}
+# small preset, 2,000 steps a mode: about 7 minutes of training on 2 CPU cores; evaluated 64
+# frames deep (the TF1 README's figure) on 14 test sequences
+CPU_RUNS = {"preset": "small", "adversarial_steps": 2000, "non_adversarial_steps": 2000}
+# the paper preset at the TF1 README's step counts (about 24 hours a mode on a GTX 980 Ti)
+GPU_RUNS = {"preset": "paper", "adversarial_steps": 500_000, "non_adversarial_steps": 1_000_000}
 PROFILES = {
     "cpu": {
-        "01_data.ipynb": {"train_episodes": 8, "frames_per_episode": 500, "num_clips": 100_000},
+        "01_data.ipynb": CPU_DATA,
+        "05_training.ipynb": {**CPU_DATA, **CPU_RUNS},
+        "06_evaluation.ipynb": {**CPU_DATA, **CPU_RUNS, "recursions": 64},
     },
     "gpu": {
-        "01_data.ipynb": {"train_episodes": 20, "frames_per_episode": 1000, "num_clips": 500_000},
+        "01_data.ipynb": GPU_DATA,
+        "05_training.ipynb": {**GPU_DATA, **GPU_RUNS},
+        "06_evaluation.ipynb": {**GPU_DATA, **GPU_RUNS, "recursions": 64},
     },
 }
 
@@ -32,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out / args.profile
     out.mkdir(parents=True, exist_ok=True)
-    for notebook in args.notebooks:
+    # 00_overview last: its first result is then the evaluation this run has just made
+    for notebook in sorted(args.notebooks, key=lambda path: path.name.startswith("00_")):
         parameters = PROFILES[args.profile].get(notebook.name, {})
         print(f"{notebook.name}: {parameters or 'defaults'}", flush=True)
         started = time.perf_counter()

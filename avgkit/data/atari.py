@@ -26,6 +26,11 @@ from tqdm.auto import tqdm
 from avgkit.errors import ConfigError, DataError
 
 FLICKER_WINDOW = 6  # emulator frames that show every Ms. Pac-Man ghost at least once (measured)
+# Ms. Pac-Man's start-up tune: after a reset nothing moves but blinking pills for about 264
+# emulator frames (measured: at frameskip 4 the sprites start moving in recorded frame 66).
+# Test sequences cut from there would be scored on a still picture. Skipping 256 of them leaves
+# at most two still frames at the start of an episode.
+START_SKIP = 256
 SPLITS = ("Train", "Test")
 
 
@@ -39,6 +44,7 @@ class Recording:
     frames: int = 1000  # recorded frames per episode at most (an episode ends at game over)
     frameskip: int = 4  # emulator frames between two recorded frames
     combine: int = FLICKER_WINDOW  # emulator frames combined into one recorded frame
+    start_skip: int = START_SKIP  # emulator frames played with no action before recording
     hold: tuple[int, int] = (2, 8)  # a random action is held for this many recorded frames
     seed: int = 0
 
@@ -87,6 +93,11 @@ def play_episode(env, recording: Recording, split: str, index: int):
     rng = np.random.default_rng(seed)
     observation, _ = env.reset(seed=seed)
     recent = deque([observation], maxlen=recording.combine)
+    for _ in range(recording.start_skip):
+        observation, _, terminated, truncated, _ = env.step(0)  # NOOP
+        recent.append(observation)
+        if terminated or truncated:
+            return
     low, high = recording.hold
     action, held = 0, 0
     for _ in range(recording.frames):
@@ -146,6 +157,8 @@ def _check(recording: Recording) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{flag} {value}: expected 1 or more")
+    if recording.start_skip < 0:
+        raise ConfigError(f"--start-skip {recording.start_skip}: expected 0 or more")
     if recording.train_episodes + recording.test_episodes == 0:
         raise ConfigError("--train-episodes and --test-episodes are both 0: nothing to record")
 

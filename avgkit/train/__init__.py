@@ -14,6 +14,7 @@ from avgkit.train.loop import (
     resolve_checkpoint,
     restore,
     run_rollout_test,
+    saved_step,
     test,
     train,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "resolve_checkpoint",
     "restore",
     "run_rollout_test",
+    "saved_step",
     "test",
     "train",
 ]

@@ -46,6 +46,19 @@ class Frequencies:
     test: int = 5000
     save: int = 10000
 
+    @classmethod
+    def for_steps(cls, steps: int) -> Frequencies:
+        """The TF1 defaults, made more frequent for short runs: at least 20 stats rows, 50
+        summaries, 4 fixed-batch images and 4 checkpoints in `steps` steps; no full-frame
+        tests (their test folder and depth belong to the caller)."""
+        return cls(
+            stats=max(1, min(steps // 20, cls.stats)),
+            summary=max(1, min(steps // 50, cls.summary)),
+            images=max(1, min(steps // 4, cls.images)),
+            test=steps + 1,
+            save=max(1, min(steps // 4, cls.save)),
+        )
+
     def __post_init__(self):
         flags = {"stats": "--stats_freq", "summary": "--summary_freq"}
         flags.update(images="--img_save_freq", test="--test_freq", save="--model_save_freq")
@@ -99,6 +112,11 @@ def train(
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"--steps {steps}: expected a positive total number of training steps")
+    if config.loss is not None and config_lib.LOSSES[config.loss].adversarial != adversarial:
+        raise ConfigError(
+            f"loss {config.loss!r} of the ablation trains "
+            f"{'with' if not adversarial else 'without'} D; got adversarial={adversarial}"
+        )
     say = tqdm.write if progress else _quiet
     batches = ShardBatches(clips_dir, config, seed)
     run_dir = Path(run_dir)
@@ -206,6 +224,12 @@ def resolve_checkpoint(path: str | Path, config: Config | None = None) -> str:
             f"(pass --preset {saved.name} to use it)"
         )
     return found
+
+
+def saved_step(run_dir: str | Path) -> int:
+    """The step of the latest checkpoint of `run_dir` (its number, ckpt-<step>); 0 if none."""
+    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
 def restore(trainer: Trainer, checkpoint: str) -> None:

@@ -1,0 +1,456 @@
+"""`avgkit bench`, training: steps/s of the real `avgkit.train.Trainer` and its share of peak.
+
+- Peak: a large conv2d (8x32x32x256 -> 512, 5x5, SAME, float32, tf.function), best of a few runs.
+- Per preset: the D+G step ("adversarial") and the G-only step ("g_only"), run eagerly
+  (`tf.config.run_functions_eagerly`), under tf.function, and with XLA (`jit_compile=True`). The
+  Trainer XLA-compiles only D's update (G's gradient goes through nearest resizing, which has no
+  XLA kernel), so XLA in G-only mode is the tf.function step: recorded as such, not timed twice.
+- FLOPs per step: an analytic count of the convolutions and dense layers (2 x MACs of the
+  forward passes and of the gradients TensorFlow keeps), next to TensorFlow's profiler count on
+  the traced step (float_ops), which runs higher: it includes element-wise ops and gradients
+  Grappler prunes (D's weight gradients in G's update) and counts the backward passes of D's
+  VALID convolutions at their input's size (1.5-7x their work in the paper's D).
+- Mixed precision: the D+G step under Keras' mixed_bfloat16 (float32 variables and losses)
+  against float32 and against the TF1 implementation's 1.90 s a step here (REFERENCE.md).
+- Loss tracking: G's loss over the first steps, float32 against mixed, same seed and batches.
+
+Timings: warm-up steps, then rounds of steps on real clips; a round lasts about
+`Sizes.round_seconds`. seconds_per_step is the median over rounds (min_seconds_per_step the
+least disturbed round), steps_per_second = 1 / seconds_per_step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from avgkit import config as config_lib
+from avgkit.config import Config
+from avgkit.data import clips as clips_lib
+from avgkit.errors import ConfigError
+from avgkit.train import ShardBatches, Trainer
+
+TF1_ADVERSARIAL_SECONDS = 1.90  # the TF1 code's D+G step on this machine (REFERENCE.md)
+TF1_G_ONLY_SECONDS = 0.88  # its non-adversarial step
+PEAK_CONV = {"batch": 8, "size": 32, "channels_in": 256, "channels_out": 512, "kernel": 5}
+TRAIN_CLIPS = 16_384  # clips cut for the timed steps and the loss curves (4 shards)
+EXECUTIONS = ("eager", "function", "xla")
+XLA_G_ONLY = (
+    "not timed: the Trainer XLA-compiles only D's update (G's gradient goes through nearest "
+    "resizing, which has no XLA kernel), so the G-only step with XLA is the tf.function step"
+)
+GOALS = {  # the targets of issues #4 and #5
+    "paper_peak_share": 0.8,
+    "small_peak_share": 0.5,
+    "paper_mixed_speedup_over_tf1": 1.8,
+    "loss_tracking_relative_difference": 0.05,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How much to time. `make bench` uses `FULL`, `--quick` `QUICK`.
+
+    A step timing warms up for `warmup` steps, or fewer once they took `budget` seconds, then
+    times up to `rounds` rounds of about `round_seconds` each (the steps a round takes are sized
+    on the step before), fewer once the rounds took `budget` seconds: a slow step (paper preset,
+    emulated bfloat16) is timed once or twice.
+    """
+
+    warmup: int = 2  # untimed steps before the rounds (the first one traces and compiles)
+    rounds: int = 5
+    round_seconds: float = 3.0  # a round runs 1 to 50 steps, as many as take about this long
+    budget: float = 20.0  # seconds, roughly, for the warm-up and again for the rounds
+    peak_runs: int = 5  # timed runs of the peak conv2d
+    loss_steps: int = 300  # steps of the float32 and mixed loss curves
+    loss_window: int = 20  # steps of the moving average the curves are compared on
+    executions: tuple[str, ...] = EXECUTIONS  # those timed; "function" is always timed
+    rollout_budget: float = 120.0  # seconds, roughly, for each timed rollout (avgkit.bench_rollout)
+
+    def __post_init__(self):
+        if min(self.warmup, self.rounds, self.peak_runs, self.loss_steps, self.loss_window) < 1:
+            raise ConfigError(f"{self}: warm-up, rounds, runs, steps and window must be >= 1")
+        if not set(self.executions) <= set(EXECUTIONS) or "function" not in self.executions:
+            raise ConfigError(
+                f"executions {self.executions}: expected some of {EXECUTIONS}, with 'function'"
+            )
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    rounds=2,
+    round_seconds=0.5,
+    budget=5.0,
+    peak_runs=3,
+    loss_steps=20,
+    loss_window=5,
+    rollout_budget=10.0,
+)
+
+
+def run(
+    frames_dir: Path,
+    out: Path,
+    presets: list[str],
+    sizes: Sizes = FULL,
+    loss_preset: str = "small",
+) -> dict:
+    """The training section of bench.json: peak, loss curves, per-preset step times, mixed.
+
+    The loss curves' trainers (fresh, seed 0) are then timed for their preset, `loss_preset`:
+    warm already, they save tracing and compiling two steps again.
+    """
+    clips_dir = out / "train_clips"
+    clips_lib.process(frames_dir / "Train", clips_dir, TRAIN_CLIPS, progress=False)
+    peak = conv_peak(sizes.peak_runs)
+    results = {
+        "tensorflow": tf.__version__,
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+        "sizes": dataclasses.asdict(sizes),
+        "flops_counted_by": (
+            "flops_per_step: analytic, conv and dense layers, the gradients TensorFlow keeps "
+            "(bench_train.analytic_flops); profiler_flops_per_step: TensorFlow's profiler on the "
+            "traced step, element-wise ops and gradients Grappler prunes included, and the "
+            "backward passes of VALID convolutions counted at their input's size"
+        ),
+        "conv_peak": peak,
+        "presets": {},
+        "mixed": {},
+    }
+    print(f"bench train: loss curves, {loss_preset}", flush=True)
+    results["loss_tracking"], trained = loss_tracking(
+        config_lib.preset(loss_preset), clips_dir, sizes
+    )
+    for name in presets:
+        config = config_lib.preset(name)
+        print(f"bench train: {name}", flush=True)
+        batches = _batches(clips_dir, config)
+        warm = trained if name == loss_preset else {}
+        results["presets"][name] = preset_benchmark(
+            config, batches, sizes, peak, warm.get("float32")
+        )
+        float32 = results["presets"][name]["adversarial"]["function"]
+        results["mixed"][name] = mixed_benchmark(config, batches, sizes, float32, warm.get("mixed"))
+    results["goals"] = _goals(results)
+    return results
+
+
+def conv_peak(runs: int) -> dict:
+    """GFLOP/s of `PEAK_CONV` in float32 under tf.function: the best of `runs` after a warm-up."""
+    c = PEAK_CONV
+    images = tf.random.uniform((c["batch"], c["size"], c["size"], c["channels_in"]))
+    kernel = tf.random.uniform((c["kernel"], c["kernel"], c["channels_in"], c["channels_out"]))
+    conv = tf.function(lambda x, w: tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME")))
+    macs = c["batch"] * c["size"] ** 2 * c["kernel"] ** 2 * c["channels_in"] * c["channels_out"]
+    flops = 2 * macs
+    conv(images, kernel).numpy()
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        conv(images, kernel).numpy()
+        seconds.append(time.perf_counter() - started)
+    return {
+        **c,
+        "flops": flops,
+        "seconds": min(seconds),
+        "runs": seconds,
+        "gflops_per_second": flops / min(seconds) / 1e9,
+    }
+
+
+def preset_benchmark(
+    config: Config, batches: list, sizes: Sizes, peak: dict, trainer: Trainer | None = None
+) -> dict:
+    """Both modes, every execution, float32: step times, FLOPs a step and share of `peak`.
+
+    trainer: a float32 D+G trainer of `config` to time instead of a new one.
+    """
+    results = {"batch_size": config.batch_size, "crop_size": config.crop_size}
+    given = trainer
+    for mode, adversarial in (("adversarial", True), ("g_only", False)):
+        trainer = given if adversarial and given else Trainer(config, adversarial=adversarial)
+        results["generator_params"] = trainer.generator.count_params()
+        results["discriminator_params"] = trainer.discriminator.count_params()
+        flops = analytic_flops(config, adversarial)
+        entry = {
+            "flops_per_step": flops,
+            "profiler_flops_per_step": profiler_flops(trainer, *batches[0]),
+        }
+        for execution in EXECUTIONS:
+            if execution not in sizes.executions:
+                entry[execution] = {"timed": False, "note": "left out of this run"}
+                continue
+            if execution == "xla" and not adversarial:
+                entry[execution] = {"timed": False, "note": XLA_G_ONLY}
+                continue
+            if execution == "xla":
+                trainer = Trainer(config, jit_compile=True)
+            entry[execution] = time_steps(trainer, batches, sizes, eager=execution == "eager")
+            _add_rates(entry[execution], flops, peak)
+        if config.name == "paper":
+            tf1 = TF1_ADVERSARIAL_SECONDS if adversarial else TF1_G_ONLY_SECONDS
+            entry["tf1_seconds_per_step"] = tf1
+            entry["speedup_over_tf1"] = tf1 / _fastest(entry)["seconds_per_step"]
+        results[mode] = entry
+    return results
+
+
+def mixed_benchmark(
+    config: Config, batches: list, sizes: Sizes, float32: dict, trainer: Trainer | None = None
+) -> dict:
+    """The D+G step under mixed precision (tf.function) against `float32`, the float32 one.
+
+    trainer: a mixed-precision D+G trainer of `config` to time instead of a new one.
+    """
+    trainer = trainer or Trainer(config, precision="mixed")
+    mixed = time_steps(trainer, batches, sizes)
+    results = {
+        "policy": trainer.policy,
+        "float32_seconds_per_step": float32["seconds_per_step"],
+        "mixed": mixed,
+        "speedup_over_float32": float32["seconds_per_step"] / mixed["seconds_per_step"],
+    }
+    if config.name == "paper":
+        results["tf1_seconds_per_step"] = TF1_ADVERSARIAL_SECONDS
+        results["speedup_over_tf1"] = TF1_ADVERSARIAL_SECONDS / mixed["seconds_per_step"]
+    return results
+
+
+def loss_tracking(config: Config, clips_dir: Path, sizes: Sizes) -> tuple[dict, dict]:
+    """G's loss a step over the first `sizes.loss_steps` D+G steps, float32 and mixed, same seed
+    and batches; compared on moving averages of `sizes.loss_window` steps.
+
+    Returns the figures and the two trainers, by precision ("float32", "mixed").
+    """
+    curves, trainers = {}, {}
+    for precision in ("float32", "mixed"):
+        trainer = trainers[precision] = Trainer(config, precision=precision)
+        batches = ShardBatches(clips_dir, config)
+        curves[precision] = [
+            float(trainer.train_step(*batches.batch(step))["g_loss"])
+            for step in range(sizes.loss_steps)
+        ]
+        batches.close()
+    window = min(sizes.loss_window, sizes.loss_steps)
+    smooth = {name: _moving_average(curve, window) for name, curve in curves.items()}
+    relative = np.abs(smooth["mixed"] - smooth["float32"]) / np.abs(smooth["float32"])
+    figures = {
+        "preset": config.name,
+        "steps": sizes.loss_steps,
+        "window": window,
+        "g_loss": curves,
+        "max_relative_difference": float(relative.max()),
+        "final_relative_difference": float(relative[-1]),
+    }
+    return figures, trainers
+
+
+def time_steps(trainer: Trainer, batches: list, sizes: Sizes, eager: bool = False) -> dict:
+    """Seconds per `trainer.train_step` on `batches` (cycled): median and min over rounds."""
+    previous = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(eager)
+    try:
+        spent = 0.0
+        for warmup in range(1, sizes.warmup + 1):
+            started = time.perf_counter()
+            trainer.train_step(*batches[warmup % len(batches)])
+            per_step = time.perf_counter() - started
+            spent += per_step
+            if spent > sizes.budget:
+                break
+        rounds, steps, spent = [], 0, 0.0
+        while len(rounds) < sizes.rounds and spent <= sizes.budget:
+            per_round = max(1, min(50, round(sizes.round_seconds / per_step)))
+            started = time.perf_counter()
+            for _ in range(per_round):
+                trainer.train_step(*batches[steps % len(batches)])
+                steps += 1
+            seconds = time.perf_counter() - started
+            spent += seconds
+            per_step = seconds / per_round
+            rounds.append(per_step)
+    finally:
+        tf.config.run_functions_eagerly(previous)
+    median = statistics.median(rounds)
+    return {
+        "seconds_per_step": median,
+        "min_seconds_per_step": min(rounds),
+        "steps_per_second": 1 / median,
+        "rounds": rounds,
+        "timed_steps": steps,
+        "warmup_steps": warmup,
+    }
+
+
+def profiler_flops(trainer: Trainer, g_clips: np.ndarray, d_clips: np.ndarray) -> int:
+    """FLOPs of one step as TensorFlow's profiler counts them on the Trainer's traced step.
+
+    Traces `trainer._step` (the compiled step `train_step` runs) for these batches; ops inside
+    nested functions (an XLA-compiled D update) are not counted: use a trainer without XLA.
+    """
+    step = trainer._step.get_concrete_function(
+        trainer._distribute(g_clips), trainer._distribute(d_clips)
+    )
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return int(tf.compat.v1.profiler.profile(step.graph, options=options).total_float_ops)
+
+
+def analytic_flops(config: Config, adversarial: bool) -> int:
+    """FLOPs (2 x MACs) of one training step's convolutions and dense layers, batch_size clips.
+
+    Counts the work left once TensorFlow prunes gradients nobody uses: every forward pass; the
+    weight gradients of the model being updated; input gradients on the way to its variables
+    (not into the clips). D+G step: D's update runs G forward and D on real and on fake frames
+    with their backward passes; G's update runs G and D, D's input gradients only.
+    """
+    g, d = generator_macs(config, config.crop_size, config.crop_size), discriminator_macs(config)
+    g_all, d_all = sum(map(sum, g)), sum(map(sum, d))
+    macs = 3 * g_all - g[0][0]  # G's update: the coarsest first layer sees only the clips
+    if adversarial:
+        macs += 2 * d_all  # D in G's update: forward and input gradients
+        macs += g_all + 2 * (3 * d_all - sum(scale[0] for scale in d))  # D's update
+    return 2 * config.batch_size * macs
+
+
+def generator_flops(config: Config, height: int, width: int, batch: int) -> int:
+    """FLOPs (2 x MACs) of G's forward convolutions for `batch` frames of height x width."""
+    return 2 * batch * sum(map(sum, generator_macs(config, height, width)))
+
+
+def generator_macs(config: Config, height: int, width: int) -> list[list[int]]:
+    """Multiply-accumulates of each of G's convolutions, per scale, for one frame."""
+    macs = []
+    for k, factor in enumerate(config.scale_factors):
+        pixels = -(-height // factor) * -(-width // factor)
+        channels, layers = 3 * config.hist_len + (3 if k else 0), []
+        for maps, kernel in zip(
+            (*config.g_feature_maps[k], 3), config.g_kernel_sizes[k], strict=True
+        ):
+            layers.append(pixels * channels * maps * kernel**2)
+            channels = maps
+        macs.append(layers)
+    return macs
+
+
+def discriminator_macs(config: Config) -> list[list[int]]:
+    """Multiply-accumulates of each of D's convolutions and dense layers, per scale, one clip."""
+    macs = []
+    for k, factor in enumerate(config.scale_factors):
+        size, layers = config.crop_size // factor, []
+        channels = 3 * config.hist_len + 3 if config.d_sees_history else 3
+        for maps, kernel in zip(config.d_feature_maps[k], config.d_kernel_sizes[k], strict=True):
+            size -= kernel - 1  # VALID
+            layers.append(size**2 * channels * maps * kernel**2)
+            channels = maps
+        units = (size // 2) ** 2 * channels  # after the 2x2 max-pool
+        for width in (*config.d_fc_sizes[k], 1):
+            layers.append(units * width)
+            units = width
+        macs.append(layers)
+    return macs
+
+
+def goal(value: float, target: float, what: str, at_most: bool = False) -> dict:
+    """A goal of the issues: met when value >= target (value <= target with `at_most`)."""
+    met = value <= target if at_most else value >= target
+    return {"what": what, "target": target, "value": value, "met": bool(met)}
+
+
+def print_summary(results: dict) -> None:
+    """A table of the training section: step times, GFLOP/s, share of peak, mixed, goals."""
+    peak = results["conv_peak"]["gflops_per_second"]
+    print(f"conv2d peak: {peak:.0f} GFLOP/s")
+    print(
+        f"{'preset':8} {'step':12} {'execution':9} {'s/step':>8} {'steps/s':>8} "
+        f"{'GFLOP/s':>8} {'of peak':>7}"
+    )
+    for name, preset in results["presets"].items():
+        for mode in ("adversarial", "g_only"):
+            for execution in EXECUTIONS:
+                timing = preset[mode][execution]
+                if "seconds_per_step" not in timing:
+                    same = mode == "g_only" and execution == "xla"
+                    print(f"{name:8} {mode:12} {execution:9} {'= function' if same else '-':>8}")
+                    continue
+                print(
+                    f"{name:8} {mode:12} {execution:9} {timing['seconds_per_step']:8.4f} "
+                    f"{timing['steps_per_second']:8.2f} {timing['gflops_per_second']:8.1f} "
+                    f"{timing['peak_share']:7.2f}"
+                )
+    for name, mixed in results["mixed"].items():
+        line = (
+            f"{name} D+G step, {mixed['policy']}: {mixed['mixed']['seconds_per_step']:.4f} s, "
+            f"{mixed['speedup_over_float32']:.2f}x float32"
+        )
+        if "speedup_over_tf1" in mixed:
+            line += f", {mixed['speedup_over_tf1']:.2f}x TF1's {TF1_ADVERSARIAL_SECONDS} s"
+        print(line)
+    tracking = results["loss_tracking"]
+    print(
+        f"G loss, mixed against float32 ({tracking['preset']}, {tracking['steps']} steps): "
+        f"at most {tracking['max_relative_difference']:.2%} apart (moving averages of "
+        f"{tracking['window']} steps)"
+    )
+    print_goals(results["goals"])
+
+
+def print_goals(goals: dict) -> None:
+    """One line per goal: value, target, met or not."""
+    for name, item in goals.items():
+        verdict = "met" if item["met"] else "NOT met"
+        print(f"goal {name}: {item['value']:.3g} against {item['target']}: {verdict}")
+
+
+def _goals(results: dict) -> dict:
+    goals = {}
+    for name in ("paper", "small"):
+        if name in results["presets"]:
+            timing = _fastest(results["presets"][name]["adversarial"])
+            goals[f"{name}_peak_share"] = goal(
+                timing["peak_share"],
+                GOALS[f"{name}_peak_share"],
+                f"{name}, float32 D+G step (tf.function or XLA, the faster): share of conv peak",
+            )
+    if "paper" in results["mixed"]:
+        goals["paper_mixed_speedup_over_tf1"] = goal(
+            results["mixed"]["paper"]["speedup_over_tf1"],
+            GOALS["paper_mixed_speedup_over_tf1"],
+            f"paper, mixed D+G step: TF1's {TF1_ADVERSARIAL_SECONDS} s / its seconds",
+        )
+    goals["loss_tracking"] = goal(
+        results["loss_tracking"]["max_relative_difference"],
+        GOALS["loss_tracking_relative_difference"],
+        "G loss, mixed against float32: largest relative difference of the moving averages",
+        at_most=True,
+    )
+    return goals
+
+
+def _fastest(entry: dict) -> dict:
+    """The faster of the tf.function and XLA timings of a mode (XLA may be untimed)."""
+    timed = [entry[name] for name in ("function", "xla") if "seconds_per_step" in entry[name]]
+    return min(timed, key=lambda timing: timing["seconds_per_step"])
+
+
+def _add_rates(timing: dict, flops: int, peak: dict) -> None:
+    timing["gflops_per_second"] = flops / timing["seconds_per_step"] / 1e9
+    timing["peak_share"] = timing["gflops_per_second"] / peak["gflops_per_second"]
+
+
+def _batches(clips_dir: Path, config: Config, count: int = 8) -> list:
+    """The (G, D) clip batches of the first `count` training steps, loaded once."""
+    shards = ShardBatches(clips_dir, config)
+    batches = [shards.batch(step) for step in range(count)]
+    shards.close()
+    return batches
+
+
+def _moving_average(values: list[float], window: int) -> np.ndarray:
+    return np.convolve(values, np.ones(window) / window, mode="valid")

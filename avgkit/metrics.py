@@ -1,0 +1,265 @@
+"""The paper's image-quality metrics, one value per image, and the moving-area masks they use.
+
+PSNR, SSIM and sharpness difference (Mathieu et al. 2016, section 4 and Table 1) take frames
+(batch, height, width, 3) as float in [-1, 1] (numpy arrays or eager tensors) and score them on
+the 8-bit scale of the paper: `(x + 1) * 127.5`, peak 255, *not* rounded to integers (a
+prediction is scored as the network made it). They return float64 (batch,) arrays.
+
+Moving areas. The paper scores only pixels that move. Given a bool `mask` (batch, height, width),
+each metric here averages over the masked pixels only; an image whose mask selects no pixel gets
+NaN (average with `np.nanmean`). The official evaluation (coupriec/VideoPredictionICLR2016,
+test-frame-prediction-on-ucf-rec_gdl.lua) instead sets the static pixels of both images to one
+constant and scores the whole frame: static pixels then count as perfect (zero error, SSIM 1), so
+its PSNR is the moving-area PSNR raised by -10 log10(moving fraction) and its SSIM is pulled
+towards 1, by amounts that depend on how much of each frame moves. Averaging over the mask scores
+the moving area itself, which is what the paper describes, and stays comparable across videos.
+
+Other differences from that script (image_error_measures.lua), so the numbers can be related:
+- it maps [-1, 1] to the 8-bit scale with a factor 128, not 127.5 (its PSNR is 0.034 dB lower);
+- its zero-error floor is 1e-4 (88.1 dB) where this module uses 1e-10 (148.1 dB, as
+  avgkit.train.batch_metrics);
+- its sharpness error multiplies an L1 mean on [-1, 1] by 128^2 instead of 127.5, so its
+  sharpness values sit 10 log10(128^2 / 127.5) = 21.09 dB below this module's for the same frames
+  (if Table 1 came from that script, its ~25 dB are ~46 dB here); it also skips the last row and
+  column and divides by the full pixel count;
+- its SSIM uses 'full' (zero-padded) filtering and averages the enlarged map; here only windows
+  that lie wholly inside the frame count (tf.image.ssim's VALID filtering, as Wang et al.'s code);
+- it leaves out of its averages the frames whose PSNR is 50 dB or more.
+
+`tf1_compat=True` gives the numbers of the TensorFlow 1 implementation (dyelax, Code/utils.py):
+peak 1 on [-1, 1] values, whole frames. Its PSNR is 10 log10(1 / MSE_[-1,1]) while the 8-bit one
+is 10 log10(255^2 / (127.5^2 MSE_[-1,1])) = 10 log10(4 / MSE_[-1,1]): the 127.5 cancels against the
+peak 255, and only peak / value range differs (1/2 against 1), so TF1 PSNR = PSNR - 20 log10(2),
+6.02 dB lower. Its sharpness error is an L1 (linear in the scale) under a squared peak: on the
+same pixels it is 10 log10(255^2 / 127.5) = 27.08 dB below this module's; its gradients are
+forward differences with zeros past the bottom and right edges (conv2d SAME), over all pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from avgkit.errors import DataError
+
+PIXEL_MAX = 255.0  # 8-bit images, as the paper reports
+ERROR_FLOOR = 1e-10  # a zero error counts as this (PSNR 148.1 dB), as avgkit.train.batch_metrics
+RANGE_SLACK = 1e-3  # values may stray this far outside [-1, 1] (rounding)
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, Torch's image.rgb2y in the official code
+SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03  # Wang et al. 2004
+FLOW_THRESHOLD = 0.5  # pixels of Farneback flow length
+FLOW_PADDING = 16  # replicated pixels around the frames while computing the flow
+DIFF_THRESHOLD = 10.0  # 8-bit levels, largest channel difference
+DIFF_DILATION = 2  # pixels added around a frame-difference mask
+# cv2.calcOpticalFlowFarneback's pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, cv2.OPTFLOW_FARNEBACK_GAUSSIAN)
+
+
+def psnr(prediction, target, mask=None, tf1_compat=False) -> np.ndarray:
+    """Peak signal-to-noise ratio 10 log10(255^2 / MSE) per image, in dB.
+
+    prediction, target: float (batch, H, W, 3) in [-1, 1], scored as (x + 1) * 127.5, unrounded;
+    mask: optional bool (batch, H, W), the MSE over masked pixels (all channels), NaN if none.
+    A zero MSE counts as 1e-10 (148.1 dB). tf1_compat: the TF1 implementation's
+    10 log10(1 / MSE) on [-1, 1] values, whole frames (6.02 dB below the default; no mask).
+    Returns float64 (batch,).
+    """
+    prediction, target = _pair(prediction, target)
+    if tf1_compat:
+        _no_mask(mask)
+        return _decibels(np.mean((prediction - target) ** 2, axis=(1, 2, 3)), peak=1.0)
+    error = ((prediction - target) * 127.5) ** 2
+    return _decibels(_masked_mean(error, _mask(mask, prediction.shape)), PIXEL_MAX)
+
+
+def ssim(prediction, target, mask=None) -> np.ndarray:
+    """Structural similarity (Wang et al. 2004) per image, in [-1, 1], 1 for identical images.
+
+    prediction, target: float (batch, H, W, 3) in [-1, 1], H and W >= 11, scored as BT.601 luma
+    of (x + 1) * 127.5, unrounded, as the official evaluation; 11x11 Gaussian window, sigma 1.5,
+    K1 0.01, K2 0.03, L 255. Only windows wholly inside the frame count: the SSIM map is
+    (H - 10, W - 10), its pixel (i, j) the window centred on image pixel (i + 5, j + 5).
+    mask: optional bool (batch, H, W); the mean of the map over windows whose centre is masked
+    (so masked pixels within 5 px of the border drop out), NaN if none. Computed by
+    tf.image.ssim in float32: within about 4e-4 of a float64 computation per window, 1e-5 on
+    means. Returns float64 (batch,).
+    """
+    prediction, target = _pair(prediction, target, min_size=SSIM_WINDOW)
+    mask = _mask(mask, prediction.shape)
+    luma = [
+        tf.constant(((images + 1.0) * 127.5) @ LUMA, tf.float32)[..., None]
+        for images in (prediction, target)
+    ]
+    ssim_map = tf.image.ssim(
+        *luma, PIXEL_MAX, SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2, return_index_map=True
+    )
+    if mask is not None:
+        border = SSIM_WINDOW // 2
+        mask = mask[:, border:-border, border:-border]
+    return _masked_mean(ssim_map.numpy().astype(np.float64), mask)
+
+
+def sharp_diff(prediction, target, mask=None, tf1_compat=False) -> np.ndarray:
+    """Sharpness difference per image, in dB (higher: gradients closer to the target's).
+
+    10 log10(255^2 / mean |(gi Y + gj Y) - (gi Yh + gj Yh)|) with gi Y = |Y[i,j] - Y[i-1,j]|,
+    gj Y = |Y[i,j] - Y[i,j-1]|, Y the target and Yh the prediction, the mean over the interior
+    pixels (i, j >= 1) and the channels. prediction, target: float (batch, H, W, 3) in [-1, 1],
+    H and W >= 2, scored as (x + 1) * 127.5, unrounded; mask: optional bool (batch, H, W), the
+    mean over masked interior pixels, NaN if none. A zero error counts as 1e-10.
+    tf1_compat: the TF1 implementation's 10 log10(1 / mean) on [-1, 1] values, with forward
+    differences, zeros past the bottom and right edges and all pixels (no mask).
+    Returns float64 (batch,).
+    """
+    prediction, target = _pair(prediction, target, min_size=2)
+    if tf1_compat:
+        _no_mask(mask)
+        error = np.abs(_tf1_gradient_sum(target) - _tf1_gradient_sum(prediction))
+        return _decibels(np.mean(error, axis=(1, 2, 3)), peak=1.0)
+    mask = _mask(mask, prediction.shape)
+    error = np.abs(_gradient_sum(target * 127.5) - _gradient_sum(prediction * 127.5))
+    return _decibels(_masked_mean(error, None if mask is None else mask[:, 1:, 1:]), PIXEL_MAX)
+
+
+def motion_mask(last_input, target, method="flow", threshold=None) -> np.ndarray:
+    """Pixels that move between the last input frame and the target: bool (batch, H, W).
+
+    last_input, target: float (batch, H, W, 3) in [-1, 1].
+    method "flow": OpenCV's Farneback dense optical flow (Gaussian 15 px window, 3 pyramid
+    levels) from the last input to the target, on their BT.601 grayscale rounded to uint8;
+    moving where the flow is longer than `threshold` pixels (default 0.5). The frames are padded
+    by 16 replicated pixels first: unpadded, Farneback finds up to 0.7 px of flow at the edge of
+    two identical Ms. Pac-Man frames. The paper's mask came from EpicFlow (a pixel of its
+    colour-coded flow image with a channel below 0.2), an edge-preserving flow with no Python
+    package; Farneback's smoother field reaches further around moving objects (7-18 px around
+    a 10 px square moving 1-10 px), covering their old and new places. On Ms. Pac-Man it flags
+    about 95% of the pixels whose colour changes by more than 10 levels; the rest are scattered
+    edge pixels and score digits, so it is not merged with "diff" (`flow | diff` of the two
+    masks does that).
+    method "diff": moving where the largest channel difference on the 8-bit scale exceeds
+    `threshold` (default 10 levels), dilated by 2 pixels (a 5x5 square) to cover the edges of
+    objects, where a blurred prediction errs. It misses the inside of a flat-coloured object
+    that still overlaps its old place (nothing changes there).
+    """
+    last_input, target = _pair(last_input, target, names=("last_input", "target"))
+    if method == "flow":
+        threshold = FLOW_THRESHOLD if threshold is None else threshold
+        pairs = zip(_gray(last_input), _gray(target))
+        return np.stack([_flow_length(first, second) > threshold for first, second in pairs])
+    if method == "diff":
+        threshold = DIFF_THRESHOLD if threshold is None else threshold
+        changed = np.max(np.abs(target - last_input), axis=-1) * 127.5 > threshold
+        kernel = np.ones((2 * DIFF_DILATION + 1,) * 2, np.uint8)
+        return np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in changed])
+    raise ValueError(f"motion_mask: method {method!r}: expected 'flow' or 'diff'")
+
+
+def optical_flow(first, second) -> np.ndarray:
+    """The dense flow `motion_mask` uses, from `first` to `second`, float (batch, H, W, 3) in
+    [-1, 1]: float32 (batch, H, W, 2), (dx, dy) in pixels, such that first[y, x] is seen at
+    second[y + dy, x + dx]."""
+    first, second = _pair(first, second, names=("first", "second"))
+    pairs = zip(_gray(first), _gray(second))
+    return np.stack([_farneback(a, b) for a, b in pairs])
+
+
+def _pair(prediction, target, min_size=1, names=("prediction", "target")):
+    """Both image batches as float64, checked: same shape (batch, H, W, 3), values in [-1, 1]."""
+    prediction, target = (_images(x, n, min_size) for x, n in zip((prediction, target), names))
+    if prediction.shape != target.shape:
+        raise DataError(
+            f"{names[0]} {prediction.shape} and {names[1]} {target.shape}: expected the same shape"
+        )
+    return prediction, target
+
+
+def _images(images, name, min_size):
+    """One checked image batch as float64; DataError naming `name` otherwise."""
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[-1] != 3 or min(array.shape[1:3]) < min_size:
+        raise DataError(
+            f"{name}: expected images (batch, height, width, 3) with height and width >= "
+            f"{min_size}; got shape {array.shape}"
+        )
+    if array.dtype.kind in "biu":
+        raise DataError(
+            f"{name}: expected float images in [-1, 1]; got {array.dtype} (uint8 frames convert "
+            "with avgkit.data.pipeline.to_unit)"
+        )
+    array = array.astype(np.float64)
+    if array.size and not np.all(np.abs(array) <= 1.0 + RANGE_SLACK):
+        raise DataError(
+            f"{name}: expected values in [-1, 1]; got {array.min():.4g} to {array.max():.4g}"
+        )
+    return array
+
+
+def _mask(mask, shape):
+    """None, or the checked bool (batch, H, W) mask for images of `shape`."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != shape[:3]:
+        raise DataError(
+            f"mask: expected bool (batch, height, width) = {shape[:3]}; "
+            f"got {mask.dtype} {mask.shape}"
+        )
+    return mask
+
+
+def _no_mask(mask):
+    if mask is not None:
+        raise ValueError("tf1_compat=True scores whole frames (TF1 had no masks); pass mask=None")
+
+
+def _masked_mean(values, mask):
+    """Mean of (batch, h, w[, c]) values per image over all pixels or the (batch, h, w) mask."""
+    values = values.reshape(*values.shape[:3], -1)
+    if mask is None:
+        return values.mean(axis=(1, 2, 3))
+    total = np.sum(values * mask[..., None], axis=(1, 2, 3))
+    count = np.sum(mask, axis=(1, 2)) * values.shape[-1]
+    with np.errstate(invalid="ignore"):
+        return total / count  # 0 / 0 = NaN for an empty mask
+
+
+def _decibels(error, peak):
+    """10 log10(peak^2 / error) with a zero error counted as 1e-10; NaN stays NaN."""
+    return 10.0 * np.log10(peak**2 / np.maximum(error, ERROR_FLOOR))
+
+
+def _gradient_sum(images):
+    """gi + gj of the paper at the interior pixels: (batch, H, W, c) -> (batch, H - 1, W - 1, c)."""
+    core = images[:, 1:, 1:]
+    return np.abs(core - images[:, :-1, 1:]) + np.abs(core - images[:, 1:, :-1])
+
+
+def _tf1_gradient_sum(images):
+    """TF1's |x[i,j] - x[i+1,j]| + |x[i,j] - x[i,j+1]|, zeros past the bottom and right edges."""
+    padded = np.pad(images, [(0, 0), (0, 1), (0, 1), (0, 0)])
+    core = padded[:, :-1, :-1]
+    return np.abs(core - padded[:, 1:, :-1]) + np.abs(core - padded[:, :-1, 1:])
+
+
+def _gray(images):
+    """(batch, H, W, 3) in [-1, 1] -> uint8 BT.601 grayscale (batch, H, W), as Farneback takes."""
+    frames = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
+
+
+def _flow_length(first, second):
+    """Length in pixels of the Farneback flow from uint8 (H, W) `first` to `second`."""
+    flow = _farneback(first, second)
+    return np.hypot(flow[..., 0], flow[..., 1])
+
+
+def _farneback(first, second):
+    """Farneback flow (H, W, 2) from uint8 (H, W) `first` to `second`, the frames padded by
+    FLOW_PADDING replicated pixels while it is computed."""
+    first, second = (
+        cv2.copyMakeBorder(frame, *(FLOW_PADDING,) * 4, cv2.BORDER_REPLICATE)
+        for frame in (first, second)
+    )
+    flow = cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK)
+    return flow[FLOW_PADDING:-FLOW_PADDING, FLOW_PADDING:-FLOW_PADDING]

@@ -1,0 +1,158 @@
+"""`avgkit bench`: the train and rollout sections' JSON, its arithmetic, and the bench flags.
+
+No timing assertions: the machine is shared, so only structure and consistency are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from avgkit import bench, bench_train, cli, config
+from avgkit.data import atari
+
+# XLA is left out: compiling even the tiny D update took 5-25 s here
+TINY_SIZES = bench_train.Sizes(
+    warmup=1,
+    rounds=1,
+    round_seconds=0.01,
+    peak_runs=1,
+    loss_steps=3,
+    loss_window=2,
+    executions=("eager", "function"),
+)
+SMALL_RECORDING = atari.Recording(train_episodes=1, test_episodes=1, frames=12, seed=7)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A train and rollout run of the tiny preset, over a bench.json that holds a process run."""
+    out = tmp_path_factory.mktemp("bench")
+    (out / "bench.json").write_text(json.dumps({"process": {"kept": True}}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bench_train, "TRAIN_CLIPS", 512)
+        bench.run(
+            out,
+            sections=("train", "rollout"),
+            presets=("tiny",),
+            sizes=TINY_SIZES,
+            loss_preset="tiny",
+            recording=SMALL_RECORDING,
+        )
+    return json.loads((out / "bench.json").read_text())
+
+
+def assert_timing(timing, flops, peak):
+    for key in ("seconds_per_step", "min_seconds_per_step", "gflops_per_second"):
+        assert math.isfinite(timing[key]) and timing[key] > 0, key
+    assert 1 <= len(timing["rounds"]) <= TINY_SIZES.rounds <= timing["timed_steps"]
+    assert 1 <= timing["warmup_steps"] <= TINY_SIZES.warmup
+    assert timing["min_seconds_per_step"] <= timing["seconds_per_step"]
+    assert timing["steps_per_second"] == pytest.approx(1 / timing["seconds_per_step"])
+    assert timing["gflops_per_second"] == pytest.approx(flops / timing["seconds_per_step"] / 1e9)
+    assert timing["peak_share"] == pytest.approx(timing["gflops_per_second"] / peak)
+
+
+def test_train_section(results):
+    assert results["process"] == {"kept": True}  # sections not run are kept
+    assert set(results["dates"]) == {"train", "rollout"}
+    assert "cpus" in results["machine"]
+    train = results["train"]
+    peak = train["conv_peak"]
+    assert peak["flops"] == 2 * 8 * 32 * 32 * 256 * 512 * 5 * 5
+    assert peak["gflops_per_second"] == pytest.approx(peak["flops"] / peak["seconds"] / 1e9)
+    tiny = train["presets"]["tiny"]
+    assert tiny["generator_params"] > 0 and tiny["discriminator_params"] > 0
+    for mode in ("adversarial", "g_only"):
+        entry = tiny[mode]
+        # the profiler also counts element-wise ops and gradients Grappler prunes
+        assert entry["profiler_flops_per_step"] >= entry["flops_per_step"] > 0
+        for execution in ("eager", "function"):
+            assert_timing(entry[execution], entry["flops_per_step"], peak["gflops_per_second"])
+        assert entry["xla"]["timed"] is False
+    assert tiny["adversarial"]["flops_per_step"] > tiny["g_only"]["flops_per_step"]
+    mixed = train["mixed"]["tiny"]
+    assert mixed["policy"] == "mixed_bfloat16"
+    assert mixed["float32_seconds_per_step"] == tiny["adversarial"]["function"]["seconds_per_step"]
+    assert mixed["speedup_over_float32"] == pytest.approx(
+        mixed["float32_seconds_per_step"] / mixed["mixed"]["seconds_per_step"]
+    )
+    tracking = train["loss_tracking"]
+    assert tracking["preset"] == "tiny" and tracking["window"] == 2
+    for curve in tracking["g_loss"].values():
+        assert len(curve) == 3 and all(math.isfinite(v) and v > 0 for v in curve)
+    assert 0 <= tracking["final_relative_difference"] <= tracking["max_relative_difference"]
+    loss_goal = train["goals"]["loss_tracking"]
+    assert loss_goal["met"] == (loss_goal["value"] <= loss_goal["target"])
+    assert "paper_peak_share" not in train["goals"]  # goals only for presets that ran
+
+
+def test_rollout_section(results):
+    rollout = results["rollout"]
+    assert rollout["frame_size"] == [210, 160] and rollout["batch_size"] == 8
+    tiny = rollout["presets"]["tiny"]
+    for precision, policy in (("float32", "float32"), ("mixed", "mixed_bfloat16")):
+        timing = tiny[precision]
+        count = timing["histories"]
+        assert timing["policy"] == policy and 1 <= count <= 8
+        assert timing["seconds_per_frame"] == pytest.approx(timing["seconds"] / count)
+        assert timing["gflops_per_second"] == pytest.approx(
+            timing["gflops_per_frame"] * count / timing["seconds"]
+        )
+    assert tiny["mixed_speedup_over_float32"] == pytest.approx(
+        tiny["float32"]["seconds_per_frame"] / tiny["mixed"]["seconds_per_frame"]
+    )
+    assert "goals" not in rollout  # the goals are the paper preset's
+
+
+def test_analytic_flops():
+    """The paper's G: about 150 GFLOP forward for a 32x32 batch of 8, so about 450 a G step, as
+    REFERENCE.md estimates, and about 0.6 TFLOP for a 210x160 frame."""
+    paper = config.preset("paper")
+    forward = bench_train.generator_flops(paper, 32, 32, 8)
+    assert 140e9 < forward < 160e9
+    first = 2 * 8 * 4 * 4 * 12 * 128 * 3 * 3  # the coarsest first layer: no input gradient
+    assert bench_train.analytic_flops(paper, adversarial=False) == 3 * forward - first
+    assert 0.55e12 < bench_train.generator_flops(paper, 210, 160, 1) < 0.65e12
+    # the tiny D by hand, per scale: 4x4, 8x8, 16x16 and 32x32 crops of 15 channels, 3x3 VALID
+    # convolutions, a 2x2 max-pool, a dense layer of 16 and the logit
+    d = [
+        [2 * 2 * 15 * 4 * 9, 1 * 4 * 16, 16],
+        [6 * 6 * 15 * 4 * 9, 9 * 4 * 16, 16],
+        [14 * 14 * 15 * 8 * 9, 49 * 8 * 16, 16],
+        [30 * 30 * 15 * 8 * 9, 28 * 28 * 8 * 8 * 9, 14 * 14 * 8 * 16, 16],
+    ]
+    assert bench_train.discriminator_macs(config.preset("tiny")) == d
+
+
+def test_bench_flags(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda out, **kwargs: calls.append(kwargs))
+    cli.main(["bench", "--only", "train", "rollout", "--presets", "tiny", "small", "--quick"])
+    cli.main(["bench", "--loss-steps", "7", "--clips", "5"])
+    quick, full = calls
+    assert quick["sections"] == ("train", "rollout") and quick["presets"] == ("tiny", "small")
+    assert quick["sizes"] == bench_train.QUICK
+    assert (quick["clips"], quick["tf1_clips"]) == (10_000, 300)
+    assert full["sections"] == bench.SECTIONS and full["presets"] == bench.PRESETS
+    assert full["sizes"].loss_steps == 7 and full["sizes"].rounds == bench_train.FULL.rounds
+    assert full["sizes"].executions == ("eager", "function", "xla")
+    assert (full["clips"], full["tf1_clips"]) == (5, 3_000)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--only", "training"], "argument --only: invalid choice: 'training'"),
+        (["--presets", "huge"], "argument --presets: invalid choice: 'huge'"),
+        (["--loss_steps", "0"], "--loss-steps: '0': expected a positive whole number"),
+    ],
+)
+def test_bad_bench_flags_give_one_line(args, fragment, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["bench", *args])
+    assert stop.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("avgkit")]
+    assert len(errors) == 1 and fragment in errors[0]
