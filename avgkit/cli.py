@@ -182,6 +182,7 @@ def run_evaluate(args) -> None:
         baselines=args.baselines,
         config=config.preset(args.preset) if args.preset else None,
         batch_size=args.batch_size,
+        per_video=args.sequences_per_video,
     )
     print(results.table())
     images = out_dir / "images" / "evaluate"
@@ -517,6 +518,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=8,
         help="sequences predicted at a time (default 8)",
+    )
+    _flag(
+        evaluate,
+        None,
+        "--sequences_per_video",
+        type=int,
+        default=1,
+        help="non-overlapping test sequences taken from the start of each test video (default 1)",
     )
     _flag(evaluate, None, "--runs_dir", help="default $AVGKIT_HOME, else runs/")
     return parser

@@ -337,6 +337,7 @@ def evaluate(
     """
     _check_count("-r/--recursions", recursions, "predicted frames")
     _check_count("--batch_size", batch_size, "sequences a batch")
+    _check_count("--sequences_per_video", per_video, "sequences a video")
     if not load_paths and not baselines:
         raise ConfigError("nothing to evaluate: pass -l/--load_path checkpoints or --baselines")
     predictors = checkpoint_predictors(load_paths, config, batch_size, progress, labels)

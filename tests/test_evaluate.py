@@ -241,6 +241,8 @@ def test_bad_input_fails_early_with_one_clear_error(runs, tmp_path, capsys):
         evaluate.evaluate(tmp_path, runs / "Test", [plain], recursions=0)
     with pytest.raises(ConfigError, match="nothing to evaluate"):
         evaluate.evaluate(tmp_path, runs / "Test")
+    with pytest.raises(ConfigError, match=r"--sequences_per_video 0: expected 1 or more"):
+        evaluate.evaluate(tmp_path, runs / "Test", [plain], per_video=0)
     short = write_video(tmp_path / "short" / "e", 6).parent
     message = rf"{re.escape(str(short))}: .* 7 frames .* 4 inputs \+ 3 .*longest has 6"
     with pytest.raises(DataError, match=message):

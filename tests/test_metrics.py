@@ -283,3 +283,14 @@ def test_bad_input_gets_a_data_error_naming_the_argument(call, message):
 def test_unknown_motion_mask_method():
     with pytest.raises(ValueError, match="expected 'flow' or 'diff'"):
         metrics.motion_mask(images(17), images(18), method="epicflow")
+
+
+def test_ssim_map_is_that_of_tf_image():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    prediction, target = rng.uniform(-1, 1, (2, 3, 24, 30, 3))
+    luma = [tf.constant((x + 1) * 127.5 @ metrics.LUMA, tf.float32)[..., None]
+            for x in (prediction, target)]  # fmt: skip
+    expected = tf.image.ssim(*luma, 255.0, filter_size=11, filter_sigma=1.5).numpy()
+    np.testing.assert_allclose(metrics.ssim(prediction, target), expected, atol=1e-4)
