@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from avgkit import bench_rollout, bench_train, config
 from avgkit.data import atari, clips
 from avgkit.data.frames import list_videos, read_frame
+from avgkit.train import outputs
 
 BENCH_RECORDING = atari.Recording(train_episodes=8, test_episodes=1, frames=500, seed=1234)
 TF1_CLIPS_PER_SECOND = 305  # its process_data measured on this machine (REFERENCE.md)
@@ -187,9 +188,7 @@ def _save(path: Path, results: dict, section: str) -> None:
     later one fails."""
     results.setdefault("dates", {})[section] = time.strftime("%Y-%m-%d %H:%M")
     results.setdefault("machines", {})[section] = results["machine"]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(path)
+    outputs.write_json(path, results)
 
 
 def _machine() -> dict:
