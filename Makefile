@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
-run-all: setup ## run every notebook with papermill into runs/notebooks (PROFILE=cpu|gpu)
+run-all: setup ## run every notebook with papermill into runs/notebooks (PROFILE=cpu|cpu-long|gpu)
 	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) $(NOTEBOOKS)
 
 test: setup lint ## ruff, notebook cleanliness, pytest and nbval (fresh $$AVGKIT_HOME)

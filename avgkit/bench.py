@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from avgkit import bench_rollout, bench_train, config
+from avgkit import bench_rollout, bench_train, config, files
 from avgkit.data import atari, clips
 from avgkit.data.frames import list_videos, read_frame
-from avgkit.train import outputs
 
 BENCH_RECORDING = atari.Recording(train_episodes=8, test_episodes=1, frames=500, seed=1234)
 TF1_CLIPS_PER_SECOND = 305  # its process_data measured on this machine (REFERENCE.md)
@@ -188,7 +187,7 @@ def _save(path: Path, results: dict, section: str) -> None:
     later one fails."""
     results.setdefault("dates", {})[section] = time.strftime("%Y-%m-%d %H:%M")
     results.setdefault("machines", {})[section] = results["machine"]
-    outputs.write_json(path, results)
+    files.write_json(path, results)
 
 
 def _machine() -> dict:

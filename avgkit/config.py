@@ -12,6 +12,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from avgkit import files
 from avgkit.errors import ConfigError
 
 # --- Data (paper experiments; TF1 constants.py) -----------------------------------------------
@@ -89,10 +90,7 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         """Write this config as JSON (via a temporary file, so a crash leaves no half file)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(path)
+        files.write_json(path, self.to_dict(), indent=2)
 
 
 def from_dict(values: dict) -> Config:

@@ -22,7 +22,6 @@ over the test sequences: mean +- t(0.975, n - 1) * s / sqrt(n).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import math
@@ -36,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from avgkit import metrics
+from avgkit import files, metrics
 from avgkit.config import HIST_LEN, Config
 from avgkit.data import pipeline
 from avgkit.data.frames import to_uint8
@@ -370,7 +369,7 @@ def load_generator(path: str | Path, config: Config | None = None):
     from avgkit import train  # avgkit.train imports this module
 
     source = train.resolve_checkpoint(path, config)
-    return CheckpointPredictor(source, _config_of(source, config)).generator()
+    return CheckpointPredictor(source, train.checkpoint_config(source, config)).generator()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -415,7 +414,7 @@ def checkpoint_predictors(
         if source in found:
             raise ConfigError(f"-l/--load_path {path}: checkpoint {source} given twice")
         found[source] = CheckpointPredictor(
-            source, _config_of(source, config), batch_size, progress
+            source, train.checkpoint_config(source, config), batch_size, progress
         )
     if labels is None:
         runs = [_run_name(source) for source in found]
@@ -424,15 +423,6 @@ def checkpoint_predictors(
             for run, source in zip(runs, found)
         ]
     return dict(zip(labels, found.values()))
-
-
-def _config_of(checkpoint: str, config: Config | None) -> Config:
-    from avgkit import train
-
-    saved = train.config_beside(checkpoint) or config
-    if saved is None:
-        raise ConfigError(f"{checkpoint}: no config.json beside it; pass --preset")
-    return saved
 
 
 def _hist_len(checkpoints, config: Config | None) -> int:
@@ -477,18 +467,17 @@ def write_results(out_dir: Path, results: Results) -> None:
     import matplotlib.pyplot as plt
 
     from avgkit import viz
-    from avgkit.train import outputs
 
     folder = out_dir / "results"
-    outputs.write_json(folder / "metrics.json", results.to_json())
-    with _replacing(folder / "metrics.csv") as tmp, tmp.open("w", newline="") as file:
+    files.write_json(folder / "metrics.json", results.to_json())
+    with files.replacing(folder / "metrics.csv") as tmp, tmp.open("w", newline="") as file:
         writer = csv.DictWriter(file, CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(results.rows())
-    with _replacing(folder / "summary.txt") as tmp:
+    with files.replacing(folder / "summary.txt") as tmp:
         tmp.write_text(results.table() + "\n", encoding="utf-8")
     figure = viz.horizon_curves(results.rows(), METRIC_TITLES)
-    with _replacing(folder / "metrics.png") as tmp:
+    with files.replacing(folder / "metrics.png") as tmp:
         figure.savefig(tmp, format="png", dpi=100)
     plt.close(figure)
 
@@ -504,14 +493,5 @@ def write_gifs(folder: Path, names, sequences, predictions: dict[str, np.ndarray
         inputs = sequences[i, :hist_len]
         panels = [sequences[i]] + [np.concatenate([inputs, p[i]]) for p in predictions.values()]
         frames = viz.side_by_side(panels, ["truth", *predictions])
-        with _replacing(folder / f"{name}.gif") as tmp:
+        with files.replacing(folder / f"{name}.gif") as tmp:
             iio.imwrite(tmp, frames, extension=".gif", duration=outputs.GIF_FRAME_MS, loop=0)
-
-
-@contextlib.contextmanager
-def _replacing(path: Path):
-    """A temporary path beside `path`, renamed to `path` when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    yield tmp
-    tmp.replace(path)

@@ -16,15 +16,16 @@ the moving area itself, which is what the paper describes, and stays comparable 
 
 Other differences from that script (image_error_measures.lua), so the numbers can be related:
 - it maps [-1, 1] to the 8-bit scale with a factor 128, not 127.5 (its PSNR is 0.034 dB lower);
-- its zero-error floor is 1e-4 (88.1 dB) where this module uses 1e-10 (148.1 dB, as
-  avgkit.train.batch_metrics);
+- it leaves out of its averages the frames whose PSNR is 50 dB or more; this module instead
+  clips every dB score at 50 dB (below a 0.8-level RMS error, which 8-bit frames cannot show),
+  so that every predictor is averaged over the same frames and an exact copy (infinite PSNR)
+  weighs no more than a near-exact one; its zero-error floor is 1e-4 (88.1 dB);
 - its sharpness error multiplies an L1 mean on [-1, 1] by 128^2 instead of 127.5, so its
   sharpness values sit 10 log10(128^2 / 127.5) = 21.09 dB below this module's for the same frames
   (if Table 1 came from that script, its ~25 dB are ~46 dB here); it also skips the last row and
   column and divides by the full pixel count;
 - its SSIM uses 'full' (zero-padded) filtering and averages the enlarged map; here only windows
-  that lie wholly inside the frame count (VALID filtering, as tf.image.ssim and Wang et al.'s code);
-- it leaves out of its averages the frames whose PSNR is 50 dB or more.
+  that lie wholly inside the frame count (VALID filtering, as tf.image.ssim and Wang et al.'s code).
 
 `tf1_compat=True` gives the numbers of the TensorFlow 1 implementation (dyelax, Code/utils.py):
 peak 1 on [-1, 1] values, whole frames. Its PSNR is 10 log10(1 / MSE_[-1,1]) while the 8-bit one
@@ -43,7 +44,10 @@ import numpy as np
 from avgkit.errors import DataError
 
 PIXEL_MAX = 255.0  # 8-bit images, as the paper reports
-ERROR_FLOOR = 1e-10  # a zero error counts as this (PSNR 148.1 dB), as avgkit.train.batch_metrics
+# PSNR and sharpness difference are clipped here: 50 dB PSNR is an RMS error of 0.8 levels. An
+# exact copy (say, of a frame in which nothing moves) would otherwise score infinity, or a
+# floor's 148 dB, and lift a mean over sequences by tens of dB on its own.
+DB_CEILING = 50.0
 RANGE_SLACK = 1e-3  # values may stray this far outside [-1, 1] (rounding)
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, Torch's image.rgb2y in the official code
 SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03  # Wang et al. 2004
@@ -60,7 +64,7 @@ def psnr(prediction, target, mask=None, tf1_compat=False) -> np.ndarray:
 
     prediction, target: float (batch, H, W, 3) in [-1, 1], scored as (x + 1) * 127.5, unrounded;
     mask: optional bool (batch, H, W), the MSE over masked pixels (all channels), NaN if none.
-    A zero MSE counts as 1e-10 (148.1 dB). tf1_compat: the TF1 implementation's
+    Clipped at 50 dB (DB_CEILING; a zero MSE scores 50). tf1_compat: the TF1 implementation's
     10 log10(1 / MSE) on [-1, 1] values, whole frames (6.02 dB below the default; no mask).
     Returns float64 (batch,).
     """
@@ -124,7 +128,7 @@ def sharp_diff(prediction, target, mask=None, tf1_compat=False) -> np.ndarray:
     gj Y = |Y[i,j] - Y[i,j-1]|, Y the target and Yh the prediction, the mean over the interior
     pixels (i, j >= 1) and the channels. prediction, target: float (batch, H, W, 3) in [-1, 1],
     H and W >= 2, scored as (x + 1) * 127.5, unrounded; mask: optional bool (batch, H, W), the
-    mean over masked interior pixels, NaN if none. A zero error counts as 1e-10.
+    mean over masked interior pixels, NaN if none. Clipped at 50 dB, as `psnr`.
     tf1_compat: the TF1 implementation's 10 log10(1 / mean) on [-1, 1] values, with forward
     differences, zeros past the bottom and right edges and all pixels (no mask).
     Returns float64 (batch,).
@@ -242,8 +246,9 @@ def _masked_mean(values, mask):
 
 
 def _decibels(error, peak):
-    """10 log10(peak^2 / error) with a zero error counted as 1e-10; NaN stays NaN."""
-    return 10.0 * np.log10(peak**2 / np.maximum(error, ERROR_FLOOR))
+    """10 log10(peak^2 / error), at most DB_CEILING (a zero error scores it); NaN stays NaN."""
+    with np.errstate(divide="ignore"):
+        return np.minimum(10.0 * np.log10(peak**2 / error), DB_CEILING)
 
 
 def _gradient_sum(images):

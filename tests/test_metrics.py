@@ -145,11 +145,18 @@ def test_whole_frame_figures_agree_with_the_training_logs():
     )
 
 
-def test_zero_error_is_a_finite_148_db_and_an_empty_mask_is_nan():
+def test_scores_are_clipped_at_50_db_and_an_empty_mask_is_nan():
     frame = images(5)
-    expected = 10 * math.log10(255**2 / 1e-10)  # 148.13 dB
-    np.testing.assert_allclose(metrics.psnr(frame, frame), [expected] * 2)
-    np.testing.assert_allclose(metrics.sharp_diff(frame, frame), [expected] * 2)
+    np.testing.assert_allclose(metrics.psnr(frame, frame), [50.0] * 2)
+    np.testing.assert_allclose(metrics.sharp_diff(frame, frame), [50.0] * 2)
+    np.testing.assert_allclose(batch_metrics.batch_psnr(frame, frame), 50.0)
+    np.testing.assert_allclose(batch_metrics.batch_sharp_diff(frame, frame), 50.0)
+    # every pixel moved 0.9 levels (49.06 dB) or 0.7 levels (51.22 dB, clipped to 50)
+    inward = -np.sign(frame) / 127.5
+    np.testing.assert_allclose(
+        metrics.psnr(frame + 0.9 * inward, frame), 10 * math.log10(255**2 / 0.81), rtol=1e-4
+    )
+    np.testing.assert_allclose(metrics.psnr(frame + 0.7 * inward, frame), 50.0)
     np.testing.assert_allclose(metrics.ssim(frame, frame), [1.0] * 2, atol=1e-6)
 
     pred, target = images(6, (2, 16, 16, 3)), images(7, (2, 16, 16, 3))

@@ -16,7 +16,7 @@ from avgkit import train as train_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data import pipeline
 from avgkit.errors import ConfigError
-from avgkit.train import batch_metrics, distribute, loop
+from avgkit.train import batch_metrics, distribute, loop, outputs
 from avgkit.train import trainer as trainer_lib
 from conftest import write_video
 
@@ -96,6 +96,17 @@ def test_resume_after_ctrl_c_repeats_the_uninterrupted_losses(clips_dir, tmp_pat
     steps = [int(path.rsplit("-", 1)[1]) for path in state.all_model_checkpoint_paths]
     assert steps == [10, 15, 30]
     assert run("b").steps == []  # --steps is a total: a finished run stays finished
+
+
+def test_a_resumed_run_drops_the_log_rows_after_its_checkpoint(tmp_path):
+    log = tmp_path / "train_log.csv"
+    for step in (10, 20, 30):
+        outputs.append_log(log, {"step": step, "g_loss": step / 10, "psnr": 20.0})
+    outputs.truncate_log(log, 20)
+    assert [(row["step"], row["g_loss"]) for row in outputs.read_log(log)] == [(10, 1.0), (20, 2.0)]
+    assert np.isnan(outputs.read_log(log)[0]["d_loss"])  # an empty column reads as NaN
+    outputs.truncate_log(log, 5)
+    assert not log.exists()
 
 
 def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(clips_dir, tmp_path):

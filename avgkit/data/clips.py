@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from avgkit import config
+from avgkit import config, files
 from avgkit.data.frames import Video, list_videos, read_video
 from avgkit.errors import AvgkitError, ConfigError, DataError
 
@@ -168,7 +168,7 @@ def process(
             bar.update(sizes[file])
             worker_seconds += seconds if workers > 1 else 0.0  # else counted in ours
     manifest["complete"] = True
-    _write_json(clips_dir / MANIFEST, manifest)
+    files.write_json(clips_dir / MANIFEST, manifest)
     return Summary(
         clips_dir=clips_dir,
         num_clips=num_clips,
@@ -343,7 +343,7 @@ def _prepare(clips_dir: Path, manifest: dict, overwrite: bool) -> None:
         raise DataError(
             f"{clips_dir}: holds shards but no {MANIFEST}; pass -o/--overwrite to replace them"
         )
-    _write_json(clips_dir / MANIFEST, manifest)
+    files.write_json(clips_dir / MANIFEST, manifest)
 
 
 def _run(tasks, workers):
@@ -404,9 +404,3 @@ def _read_manifest(clips_dir: Path) -> dict:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise DataError(f"{path}: not valid JSON ({error}); pass -o/--overwrite") from None
-
-
-def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n")
-    tmp.replace(path)

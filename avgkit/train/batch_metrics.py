@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-PIXEL_MAX = 255.0  # 8-bit images (REFERENCE.md), not the TF1 code's 1.0 on [-1, 1]
+from avgkit.metrics import DB_CEILING, PIXEL_MAX
 
 
 def batch_psnr(prediction, target):
@@ -34,5 +34,6 @@ def batch_sharp_diff(prediction, target):
 
 
 def _decibels(error):
-    """10 log10(255^2 / error); an error of 0 counts as 1e-10 (a finite 148 dB)."""
-    return 10.0 * tf.math.log(PIXEL_MAX**2 / tf.maximum(error, 1e-10)) / tf.math.log(10.0)
+    """10 log10(255^2 / error), at most avgkit.metrics.DB_CEILING (50 dB, a zero error)."""
+    decibels = 10.0 * tf.math.log(PIXEL_MAX**2 / error) / tf.math.log(10.0)
+    return tf.minimum(decibels, DB_CEILING)

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from avgkit import config as config_lib
-from avgkit import evaluate
+from avgkit import evaluate, files
 from avgkit.config import Config
 from avgkit.data import pipeline
 from avgkit.errors import AvgkitError, ConfigError
@@ -162,14 +162,12 @@ def test(
 ) -> Path:
     """`avgkit train -T`: the full-frame rollout test of the latest checkpoint of `run_dir` (or
     of `load_path`), written under run_dir/images/test and run_dir/results. Returns the folder
-    of the images. config: checked against the checkpoint's (default: the checkpoint's)."""
+    of the images. config: checked against the checkpoint's preset, used if it has no config."""
     run_dir = Path(run_dir)
     if not load_path and tf.train.latest_checkpoint(str(run_dir / "checkpoints")) is None:
         raise ConfigError(f"{run_dir}: no checkpoint to test; train first or pass -l/--load_path")
     source = resolve_checkpoint(load_path or run_dir, config)
-    config = config or config_beside(source)
-    if config is None:
-        raise ConfigError(f"{source}: no config.json beside it; pass --preset")
+    config = checkpoint_config(source, config)
     tests = _load_tests(test_dir, config, recursions)
     trainer = Trainer(config)
     restore(trainer, source)
@@ -254,7 +252,7 @@ def run_rollout_test(generator, tests, run_dir: Path, step: int, writer) -> Path
     truths = pipeline.to_unit(sequences[:, hist_len:])
     psnr = [float(batch_psnr(predictions[:, r], truths[:, r])) for r in range(recursions)]
     sharp = [float(batch_sharp_diff(predictions[:, r], truths[:, r])) for r in range(recursions)]
-    outputs.write_json(
+    files.write_json(
         run_dir / "results" / f"test_step_{step:08d}.json",
         {"step": step, "sequences": list(names), "psnr": psnr, "sharp_diff": sharp},
     )
@@ -405,6 +403,14 @@ def config_beside(checkpoint: str) -> Config | None:
         if (folder / "config.json").exists():
             return config_lib.load(folder / "config.json")
     return None
+
+
+def checkpoint_config(checkpoint: str, config: Config | None = None) -> Config:
+    """The config a checkpoint was trained with (the config.json of its run), else `config`."""
+    saved = config_beside(checkpoint) or config
+    if saved is None:
+        raise ConfigError(f"{checkpoint}: no config.json beside it; pass --preset")
+    return saved
 
 
 def _quiet(*args, **kwargs) -> None:

@@ -10,12 +10,12 @@ runs/<name>/results/train_log.csv                one row per --stats_freq steps
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
+from avgkit import files
 from avgkit.data.frames import to_uint8
 
 GIF_FRAME_MS = 250  # four frames a second
@@ -56,13 +56,6 @@ def write_test(folder: Path, names, sequences, predictions, hist_len: int) -> No
         iio.imwrite(folder / f"{name}.gif", gif, duration=GIF_FRAME_MS, loop=0)
 
 
-def write_json(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n")
-    tmp.replace(path)
-
-
 def append_log(path: Path, row: dict) -> None:
     """Add a row of LOG_COLUMNS to the stats log (with a header if the file is new)."""
     new = not path.exists()
@@ -77,15 +70,14 @@ def truncate_log(path: Path, step: int) -> None:
     """Drop the rows after `step`: a run resumed from a checkpoint repeats those steps."""
     if not path.exists():
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    for row in read_log(path):
-        if row["step"] <= step:
-            append_log(tmp, row)
-    if tmp.exists():
-        tmp.replace(path)
-    else:
+    kept = [row for row in read_log(path) if row["step"] <= step]
+    if not kept:
         path.unlink()
+        return
+    with files.replacing(path) as tmp, tmp.open("w", newline="") as file:
+        writer = csv.DictWriter(file, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(kept)
 
 
 def read_log(path: Path) -> list[dict]:
