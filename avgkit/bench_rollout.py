@@ -3,12 +3,13 @@
 Histories of full test frames (210x160 for Ms. Pac-Man) go through `avgkit.evaluate.rollout`,
 `batch_size` at a time, with G as `avgkit.train.Trainer` builds it (float32, or Keras'
 mixed_bfloat16 policy: float32 variables, bfloat16 convolutions). Each history predicts one
-frame: a recursion costs the same whatever its depth. After a warm-up call of one history,
-a batch of `batch_size` histories is timed, or fewer when the warm-up frame says they would take
-more than `Sizes.rollout_budget` seconds (emulated bfloat16); `histories` records how many.
-seconds_per_frame = seconds of the call / histories (the compiled step was traced by the
-warm-up call). The TF1 implementation's recursive test took
-1.15 s a frame here at batch 8.
+frame: a recursion costs the same whatever its depth. After a warm-up call of one history (it
+traces the compiled step), a batch of `batch_size` histories is timed `Sizes.rounds` times, with
+fewer histories or rounds when the warm-up frame says they would take more than
+`Sizes.rollout_budget` seconds (emulated bfloat16); `histories` records how many.
+seconds_per_frame is the median over the rounds of seconds of the call / histories; `rounds`
+keeps each round's figure (two runs of the same rollout differed by up to 6% here). The TF1
+implementation's recursive test took 1.15 s a frame at batch 8 (REFERENCE.md).
 """
 
 from __future__ import annotations
@@ -81,19 +82,24 @@ def time_rollout(trainer: Trainer, inputs: np.ndarray, sizes: Sizes) -> dict:
     started = time.perf_counter()
     evaluate.rollout(generator, inputs[:1], 1)  # warm-up
     warmup = time.perf_counter() - started
-    count = max(1, min(len(inputs), int(sizes.rollout_budget / warmup)))
-    started = time.perf_counter()
-    evaluate.rollout(generator, inputs[:count], 1, batch_size=count)
-    seconds = time.perf_counter() - started
+    count = max(1, min(len(inputs), int(sizes.rollout_budget / sizes.rounds / warmup)))
+    rounds, spent = [], 0.0
+    while len(rounds) < sizes.rounds and spent < sizes.rollout_budget:
+        started = time.perf_counter()
+        evaluate.rollout(generator, inputs[:count], 1, batch_size=count)
+        seconds = time.perf_counter() - started
+        spent += seconds
+        rounds.append(seconds / count)
+    seconds_per_frame = float(np.median(rounds))
     flops = generator_flops(trainer.config, *inputs.shape[1:3], batch=1)
     return {
         "policy": trainer.policy,
         "histories": count,
         "warmup_seconds": warmup,
-        "seconds": seconds,
-        "seconds_per_frame": seconds / count,
+        "rounds": rounds,
+        "seconds_per_frame": seconds_per_frame,
         "gflops_per_frame": flops / 1e9,
-        "gflops_per_second": flops * count / seconds / 1e9,
+        "gflops_per_second": flops / seconds_per_frame / 1e9,
     }
 
 
