@@ -60,7 +60,8 @@ class Sizes:
     A step timing warms up for `warmup` steps, or fewer once they took `budget` seconds, then
     times up to `rounds` rounds of about `round_seconds` each (the steps a round takes are sized
     on the step before), fewer once the rounds took `budget` seconds: a slow step (paper preset,
-    emulated bfloat16) is timed once or twice.
+    emulated bfloat16) is timed once or twice. A rollout timing (avgkit.bench_rollout) times up
+    to `rounds` calls, all of them within about `rollout_budget` seconds.
     """
 
     warmup: int = 2  # untimed steps before the rounds (the first one traces and compiles)
@@ -71,7 +72,7 @@ class Sizes:
     loss_steps: int = 300  # steps of the float32 and mixed loss curves
     loss_window: int = 20  # steps of the moving average the curves are compared on
     executions: tuple[str, ...] = EXECUTIONS  # those timed; "function" is always timed
-    rollout_budget: float = 120.0  # seconds, roughly, for each timed rollout (avgkit.bench_rollout)
+    rollout_budget: float = 120.0  # seconds, roughly, for all rounds of one rollout timing
 
     def __post_init__(self):
         if min(self.warmup, self.rounds, self.peak_runs, self.loss_steps, self.loss_window) < 1:

@@ -17,9 +17,9 @@ the moving area itself, which is what the paper describes, and stays comparable 
 Other differences from that script (image_error_measures.lua), so the numbers can be related:
 - it maps [-1, 1] to the 8-bit scale with a factor 128, not 127.5 (its PSNR is 0.034 dB lower);
 - it leaves out of its averages the frames whose PSNR is 50 dB or more; this module instead
-  clips every dB score at 50 dB (below a 0.8-level RMS error, which 8-bit frames cannot show),
-  so that every predictor is averaged over the same frames and an exact copy (infinite PSNR)
-  weighs no more than a near-exact one; its zero-error floor is 1e-4 (88.1 dB);
+  clips PSNR and sharpness difference at 50 dB (a chosen cap: an RMS error of 0.81 levels for
+  PSNR), so that every predictor is averaged over the same frames and an exact copy (infinite
+  PSNR) weighs no more than a near-exact one; its zero-error floor is 1e-4 (88.1 dB);
 - its sharpness error multiplies an L1 mean on [-1, 1] by 128^2 instead of 127.5, so its
   sharpness values sit 10 log10(128^2 / 127.5) = 21.09 dB below this module's for the same frames
   (if Table 1 came from that script, its ~25 dB are ~46 dB here); it also skips the last row and
@@ -44,9 +44,10 @@ import numpy as np
 from avgkit.errors import DataError
 
 PIXEL_MAX = 255.0  # 8-bit images, as the paper reports
-# PSNR and sharpness difference are clipped here: 50 dB PSNR is an RMS error of 0.8 levels. An
-# exact copy (say, of a frame in which nothing moves) would otherwise score infinity, or a
-# floor's 148 dB, and lift a mean over sequences by tens of dB on its own.
+# PSNR and sharpness difference are clipped at this chosen cap: 50 dB is an RMS error of 0.81
+# levels for PSNR, a mean gradient error of 0.65 levels for sharpness. An exact copy (say, of a
+# frame in which nothing moves) would otherwise score infinity, or a floor's 148 dB, and lift a
+# mean over sequences by tens of dB on its own. tf1_compat scores are not clipped, as TF1's.
 DB_CEILING = 50.0
 RANGE_SLACK = 1e-3  # values may stray this far outside [-1, 1] (rounding)
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, Torch's image.rgb2y in the official code
@@ -65,13 +66,15 @@ def psnr(prediction, target, mask=None, tf1_compat=False) -> np.ndarray:
     prediction, target: float (batch, H, W, 3) in [-1, 1], scored as (x + 1) * 127.5, unrounded;
     mask: optional bool (batch, H, W), the MSE over masked pixels (all channels), NaN if none.
     Clipped at 50 dB (DB_CEILING; a zero MSE scores 50). tf1_compat: the TF1 implementation's
-    10 log10(1 / MSE) on [-1, 1] values, whole frames (6.02 dB below the default; no mask).
+    10 log10(1 / MSE) on [-1, 1] values, whole frames, unclipped (infinite for a zero MSE; 6.02
+    dB below the default otherwise; no mask).
     Returns float64 (batch,).
     """
     prediction, target = _pair(prediction, target)
     if tf1_compat:
         _no_mask(mask)
-        return _decibels(np.mean((prediction - target) ** 2, axis=(1, 2, 3)), peak=1.0)
+        error = np.mean((prediction - target) ** 2, axis=(1, 2, 3))
+        return _decibels(error, peak=1.0, ceiling=np.inf)
     error = ((prediction - target) * 127.5) ** 2
     return _decibels(_masked_mean(error, _mask(mask, prediction.shape)), PIXEL_MAX)
 
@@ -130,14 +133,14 @@ def sharp_diff(prediction, target, mask=None, tf1_compat=False) -> np.ndarray:
     H and W >= 2, scored as (x + 1) * 127.5, unrounded; mask: optional bool (batch, H, W), the
     mean over masked interior pixels, NaN if none. Clipped at 50 dB, as `psnr`.
     tf1_compat: the TF1 implementation's 10 log10(1 / mean) on [-1, 1] values, with forward
-    differences, zeros past the bottom and right edges and all pixels (no mask).
+    differences, zeros past the bottom and right edges and all pixels (no mask), unclipped.
     Returns float64 (batch,).
     """
     prediction, target = _pair(prediction, target, min_size=2)
     if tf1_compat:
         _no_mask(mask)
         error = np.abs(_tf1_gradient_sum(target) - _tf1_gradient_sum(prediction))
-        return _decibels(np.mean(error, axis=(1, 2, 3)), peak=1.0)
+        return _decibels(np.mean(error, axis=(1, 2, 3)), peak=1.0, ceiling=np.inf)
     mask = _mask(mask, prediction.shape)
     error = np.abs(_gradient_sum(target * 127.5) - _gradient_sum(prediction * 127.5))
     return _decibels(_masked_mean(error, None if mask is None else mask[:, 1:, 1:]), PIXEL_MAX)
@@ -245,10 +248,10 @@ def _masked_mean(values, mask):
         return total / count  # 0 / 0 = NaN for an empty mask
 
 
-def _decibels(error, peak):
-    """10 log10(peak^2 / error), at most DB_CEILING (a zero error scores it); NaN stays NaN."""
+def _decibels(error, peak, ceiling=DB_CEILING):
+    """10 log10(peak^2 / error), at most `ceiling` (a zero error scores it); NaN stays NaN."""
     with np.errstate(divide="ignore"):
-        return np.minimum(10.0 * np.log10(peak**2 / error), DB_CEILING)
+        return np.minimum(10.0 * np.log10(peak**2 / error), ceiling)
 
 
 def _gradient_sum(images):

@@ -151,6 +151,7 @@ def test_scores_are_clipped_at_50_db_and_an_empty_mask_is_nan():
     np.testing.assert_allclose(metrics.sharp_diff(frame, frame), [50.0] * 2)
     np.testing.assert_allclose(batch_metrics.batch_psnr(frame, frame), 50.0)
     np.testing.assert_allclose(batch_metrics.batch_sharp_diff(frame, frame), 50.0)
+    assert np.isinf(metrics.psnr(frame, frame, tf1_compat=True)).all()  # TF1 had no cap
     # every pixel moved 0.9 levels (49.06 dB) or 0.7 levels (51.22 dB, clipped to 50)
     inward = -np.sign(frame) / 127.5
     np.testing.assert_allclose(

@@ -104,7 +104,8 @@ def test_a_resumed_run_drops_the_log_rows_after_its_checkpoint(tmp_path):
         outputs.append_log(log, {"step": step, "g_loss": step / 10, "psnr": 20.0})
     outputs.truncate_log(log, 20)
     assert [(row["step"], row["g_loss"]) for row in outputs.read_log(log)] == [(10, 1.0), (20, 2.0)]
-    assert np.isnan(outputs.read_log(log)[0]["d_loss"])  # an empty column reads as NaN
+    assert np.isnan(outputs.read_log(log)[0]["d_loss"])  # an empty field reads as NaN
+    assert log.read_text().splitlines()[1].split(",")[2] == ""  # and is written back empty
     outputs.truncate_log(log, 5)
     assert not log.exists()
 

@@ -3,6 +3,7 @@ training process killed with SIGKILL that resumes from a loadable checkpoint."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -21,6 +22,7 @@ from avgkit.data import clips as clips_lib
 from conftest import write_video
 
 TINY = ["--preset", "tiny"]
+TINY_G = config.preset("tiny").g_feature_maps
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,13 @@ def test_train_then_test_only_then_overwrite(data, tmp_path, capsys):
     code = train("-T", "-n", "e2e", "--runs_dir", tmp_path, "-r", 3, "-c", data / "clips")
     assert code == 0  # the preset comes from the run
     assert (run / "images" / "test" / "step_00000006" / "c" / "pred_3.png").exists()
+    # a config of the same preset name but another G: the checkpoint's own config.json wins
+    wider = dataclasses.replace(
+        config.preset("tiny"),
+        g_feature_maps=tuple(tuple(2 * n for n in maps) for maps in TINY_G),
+    )
+    train_lib.test(run, data / "Test", recursions=1, config=wider, progress=False)
+    assert (run / "images" / "test" / "step_00000006" / "c" / "pred_1.png").exists()
 
     code = train("-c", data / "clips", "-n", "e2e", "--runs_dir", tmp_path, "-O", "-a", "f",
                  "--steps", 2, "-t", data / "Test")  # fmt: skip

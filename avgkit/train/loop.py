@@ -162,7 +162,8 @@ def test(
 ) -> Path:
     """`avgkit train -T`: the full-frame rollout test of the latest checkpoint of `run_dir` (or
     of `load_path`), written under run_dir/images/test and run_dir/results. Returns the folder
-    of the images. config: checked against the checkpoint's preset, used if it has no config."""
+    of the images. config: checked against the checkpoint's preset; used only if the
+    checkpoint's run has no config.json."""
     run_dir = Path(run_dir)
     if not load_path and tf.train.latest_checkpoint(str(run_dir / "checkpoints")) is None:
         raise ConfigError(f"{run_dir}: no checkpoint to test; train first or pass -l/--load_path")

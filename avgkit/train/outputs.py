@@ -75,9 +75,10 @@ def truncate_log(path: Path, step: int) -> None:
         path.unlink()
         return
     with files.replacing(path) as tmp, tmp.open("w", newline="") as file:
-        writer = csv.DictWriter(file, LOG_COLUMNS)
+        writer = csv.DictWriter(file, LOG_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(kept)
+        # NaN (an empty field, as d_loss of G-only steps) is written back empty
+        writer.writerows({k: "" if v != v else v for k, v in row.items()} for row in kept)
 
 
 def read_log(path: Path) -> list[dict]:
