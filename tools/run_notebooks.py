@@ -28,10 +28,10 @@ GPU_DATA = {
     "frames_per_episode": 1000,
     "num_clips": 500_000,
 }
-# small preset, 2,000 steps a mode: about 7 minutes of training on 2 CPU cores; evaluated 64
-# frames deep (the TF1 README's figure) on 14 test sequences
+# small preset, 2,000 steps a mode: about 2 minutes of training here (2 AVX-512 cores,
+# 2026-12-01); evaluated 64 frames deep (the TF1 README's figure) on 13 test sequences
 CPU_RUNS = {"preset": "small", "adversarial_steps": 2000, "non_adversarial_steps": 2000}
-# forty times longer: about 1 hour 10 minutes of training here (2 AVX-512 cores, 2026-12-01)
+# forty times longer: about 1 hour 10 minutes of training here
 CPU_LONG_RUNS = {**CPU_RUNS, "adversarial_steps": 80_000, "non_adversarial_steps": 80_000}
 # the paper preset at the TF1 README's step counts (about 24 hours a mode on a GTX 980 Ti)
 GPU_RUNS = {"preset": "paper", "adversarial_steps": 500_000, "non_adversarial_steps": 1_000_000}
