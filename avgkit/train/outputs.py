@@ -70,15 +70,13 @@ def truncate_log(path: Path, step: int) -> None:
     """Drop the rows after `step`: a run resumed from a checkpoint repeats those steps."""
     if not path.exists():
         return
-    kept = [row for row in read_log(path) if row["step"] <= step]
+    header, *rows = path.read_text().splitlines(keepends=True)
+    kept = [row for row in rows if int(row.split(",", 1)[0]) <= step]  # "step" comes first
     if not kept:
         path.unlink()
         return
-    with files.replacing(path) as tmp, tmp.open("w", newline="") as file:
-        writer = csv.DictWriter(file, LOG_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        # NaN (an empty field, as d_loss of G-only steps) is written back empty
-        writer.writerows({k: "" if v != v else v for k, v in row.items()} for row in kept)
+    with files.replacing(path) as tmp:
+        tmp.write_text(header + "".join(kept))
 
 
 def read_log(path: Path) -> list[dict]:
