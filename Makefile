@@ -7,7 +7,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run-all test lint lab data bench strip-notebooks clean
+.PHONY: help setup run-all test lint lab data bench study pretrained strip-notebooks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ data: setup ## record the default Ms. Pac-Man set into data/mspacman and cut its
 
 bench: setup ## clip processing, training and rollout speed against TF1; runs/bench/bench.json
 	$(BIN)/avgkit bench --out runs/bench
+
+study: setup ## the adversarial study (resumable, hours): trains and scores into docs/study/
+	$(BIN)/avgkit study
+
+pretrained: setup ## rebuild the shipped models in avgkit/pretrained/ from the study's results
+	$(BIN)/python tools/ship_pretrained.py docs/study avgkit/pretrained
 
 strip-notebooks: setup ## remove volatile metadata (execution counts, timings) from notebooks
 	$(BIN)/python tools/nbclean.py $(NOTEBOOKS)

@@ -296,7 +296,7 @@ def profiler_flops(trainer: Trainer, g_clips: np.ndarray, d_clips: np.ndarray) -
     nested functions (an XLA-compiled D update) are not counted: use a trainer without XLA.
     """
     step = trainer._step.get_concrete_function(
-        trainer._distribute(g_clips), trainer._distribute(d_clips)
+        trainer._distribute(g_clips), trainer._distribute(d_clips), None
     )
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
@@ -309,14 +309,16 @@ def analytic_flops(config: Config, adversarial: bool) -> int:
     Counts the work left once TensorFlow prunes gradients nobody uses: every forward pass; the
     weight gradients of the model being updated; input gradients on the way to its variables
     (not into the clips). D+G step: D's update runs G forward and D on real and on fake frames
-    with their backward passes; G's update runs G and D, D's input gradients only.
+    with their backward passes (twice as many with `config.d_extra_examples`); G's update runs
+    G and D, D's input gradients only.
     """
     g, d = generator_macs(config, config.crop_size, config.crop_size), discriminator_macs(config)
     g_all, d_all = sum(map(sum, g)), sum(map(sum, d))
     macs = 3 * g_all - g[0][0]  # G's update: the coarsest first layer sees only the clips
     if adversarial:
         macs += 2 * d_all  # D in G's update: forward and input gradients
-        macs += g_all + 2 * (3 * d_all - sum(scale[0] for scale in d))  # D's update
+        passes = 4 if config.d_extra_examples else 2  # D's update: D on real and on fake frames
+        macs += g_all + passes * (3 * d_all - sum(scale[0] for scale in d))
     return 2 * config.batch_size * macs
 
 

@@ -1,4 +1,5 @@
-"""The `avgkit` command: `avgkit record | import-video | process | bench | train | evaluate`.
+"""The `avgkit` command: `avgkit record | import-video | process | bench | train | evaluate |
+study`.
 
 Flags keep the names of the TF1 implementation (`-n/--num_clips`, `-t/--train_dir`, ...); every
 long flag is accepted with underscores or hyphens, and `-H` works as well as `-h`. Bad input ends
@@ -187,6 +188,26 @@ def run_evaluate(args) -> None:
     print(results.table())
     images = out_dir / "images" / "evaluate"
     print(f"evaluation {args.name}: results in {out_dir / 'results'}, GIFs in {images}")
+
+
+def run_study(args) -> None:
+    from avgkit import study, study_summary
+
+    settings = study.Settings(**({"steps": args.steps} if args.steps else {}))
+    if not args.summarize:
+        runs = study.plan(tuple(args.seeds), tuple(args.variants))
+        if args.only:
+            by_name = {run.name: run for run in runs}
+            unknown = [name for name in args.only if name not in by_name]
+            if unknown:
+                raise AvgkitError(
+                    f"--only {unknown[0]}: not a run of the plan; expected one of "
+                    f"{', '.join(by_name)}"
+                )
+            runs = [by_name[name] for name in args.only]
+        study.run_study(args.out, runs, settings, args.data, args.work)
+    path = study_summary.summarize(args.out, Path(args.data) / "Test", settings)
+    print(f"study: summary in {path}")
 
 
 def _sibling_test_dir(clips_dir: str) -> Path | None:
@@ -528,6 +549,26 @@ def _parser() -> argparse.ArgumentParser:
         help="non-overlapping test sequences taken from the start of each test video (default 1)",
     )
     _flag(evaluate, None, "--runs_dir", help="default $AVGKIT_HOME, else runs/")
+
+    study = command(
+        "study", run_study, "The adversarial study: train and score every run of the plan."
+    )
+    _flag(study, None, "--out", default="docs/study", help="results to commit (default docs/study)")
+    _flag(study, None, "--data", default="data/mspacman-study", help="its recording and clips")
+    _flag(study, None, "--work", default="runs/study", help="run folders (default runs/study)")
+    _flag(study, None, "--steps", type=_positive, help="steps a run (default 10000)")
+    _flag(study, None, "--seeds", type=int, nargs="+", default=[0, 1, 2], help="default 0 1 2")
+    _flag(
+        study,
+        None,
+        "--variants",
+        nargs="*",
+        default=[],
+        help="variants of the official recipe to run on adv_gdl with the first seed, of "
+        "avgkit.study.VARIANTS (default none)",
+    )
+    _flag(study, None, "--only", nargs="+", help="run only these runs of the plan, in this order")
+    _flag(study, None, "--summarize", action="store_true", help="only pool the finished runs' JSON")
     return parser
 
 

@@ -31,8 +31,9 @@ class Config:
     `g_feature_maps[k]` lists the hidden feature maps of generator scale k (the TF1 lists without
     their first entry, the input channels, and last entry, the 3 output channels);
     `g_kernel_sizes[k]` has one more entry than `g_feature_maps[k]`. Discriminator scale k has
-    VALID convolutions `d_feature_maps[k]` with kernels `d_kernel_sizes[k]`, one 2x2 max-pool,
-    then fully connected layers `d_fc_sizes[k]` and a single logit.
+    VALID convolutions `d_feature_maps[k]` with kernels `d_kernel_sizes[k]`, a 2x2 max-pool
+    where `d_max_pool[k]`, then fully connected layers `d_fc_sizes[k]` and a single logit.
+    Fields added later take defaults that give what earlier config.json files described.
     """
 
     name: str
@@ -61,7 +62,11 @@ class Config:
     )
     d_kernel_sizes: tuple[tuple[int, ...], ...] = ((3,), (3, 3, 3), (5, 5, 5), (7, 7, 5, 5))
     d_fc_sizes: tuple[tuple[int, ...], ...] = ((512, 256), (1024, 512), (1024, 512), (1024, 512))
+    d_max_pool: tuple[bool, ...] = (True, True, True, True)  # TF1: a 2x2 max-pool every scale
     d_sees_history: bool = True  # paper section 2.2; False reproduces the TF1 discriminator
+    # The official Torch code's advExt = 'full': each D update also sees a second real batch
+    # (labelled real) and real targets paired with another batch's history (labelled fake)
+    d_extra_examples: bool = False
     # Loss (paper, combining losses): L_G = lam_adv L_adv + lam_lp L_p + lam_gdl L_gdl
     lam_adv: float = 0.05
     lam_lp: float = 1.0
@@ -122,41 +127,46 @@ def _as_tuples(value):
 
 @dataclasses.dataclass(frozen=True)
 class Loss:
-    """A loss of the paper's ablation (its Table 1): the p of Lp and the weights of GDL and of
-    the adversarial term (lam_lp = 1 throughout); lam_adv = 0 trains G alone, without D."""
+    """A loss of the paper's ablation (its Table 1): the p of Lp, the weight of GDL, and whether
+    the adversarial term is on (lam_lp = 1 throughout). Its weight lam_adv is the preset's
+    (0.05 in `paper`, 0.01 in `official`); without it G trains alone, without D."""
 
     l_num: int
     lam_gdl: float
-    lam_adv: float
-
-    @property
-    def adversarial(self) -> bool:
-        return self.lam_adv > 0
+    adversarial: bool
 
 
 # The multi-scale rows of the paper's Table 1, as `avgkit train --loss NAME` applies them.
-# "Adv" is read as the adversarial term on top of the plain l2 model (the paper's baseline
-# loss), "Adv+GDL" as on top of "GDL l1" (a reading of the row names, not checked against the
-# paper's text); adv_gdl is the presets' own setting. The single-scale l2 row is not here.
+# "Adv" is the adversarial term on top of the plain l2 model: the official code's README names
+# its released models "adversarial+l2norm" and "adversarial+l1norm+gdl". adv_gdl is the paper
+# presets' own setting. The single-scale l2 row is not here.
 LOSSES = {
-    "l2": Loss(l_num=2, lam_gdl=0.0, lam_adv=0.0),
-    "l1": Loss(l_num=1, lam_gdl=0.0, lam_adv=0.0),
-    "l1_gdl": Loss(l_num=1, lam_gdl=1.0, lam_adv=0.0),
-    "adv": Loss(l_num=2, lam_gdl=0.0, lam_adv=0.05),
-    "adv_gdl": Loss(l_num=1, lam_gdl=1.0, lam_adv=0.05),
+    "l2": Loss(l_num=2, lam_gdl=0.0, adversarial=False),
+    "l1": Loss(l_num=1, lam_gdl=0.0, adversarial=False),
+    "l1_gdl": Loss(l_num=1, lam_gdl=1.0, adversarial=False),
+    "adv": Loss(l_num=2, lam_gdl=0.0, adversarial=True),
+    "adv_gdl": Loss(l_num=1, lam_gdl=1.0, adversarial=True),
 }
 
 
 def with_loss(config: Config, name: str) -> Config:
     """`config` with the fields of the ablation's loss `name` (a key of LOSSES), recorded in
-    `config.loss` so that the run's config.json says which row it trains."""
+    `config.loss` so that the run's config.json says which row it trains. An adversarial row
+    keeps `config.lam_adv` (the preset's weight); the others set it to 0."""
     if name not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}; expected one of {list(LOSSES)}")
-    return dataclasses.replace(config, loss=name, **dataclasses.asdict(LOSSES[name]))
+    row = LOSSES[name]
+    if row.adversarial and not config.lam_adv > 0:
+        raise ConfigError(f"loss {name!r} is adversarial, but lam_adv is {config.lam_adv}")
+    lam_adv = config.lam_adv if row.adversarial else 0.0
+    return dataclasses.replace(
+        config, loss=name, l_num=row.l_num, lam_gdl=row.lam_gdl, lam_adv=lam_adv
+    )
 
 
 def preset(name: str) -> Config:
-    """The named preset: 'paper' (TF1 sizes), 'small' (CPU training) or 'tiny' (tests)."""
+    """The named preset: 'paper' (TF1 sizes), 'official' (the official Torch code's networks
+    and recipe), 'small' (CPU training) or 'tiny' (tests)."""
     try:
         return PRESETS[name]()
     except KeyError:
@@ -189,6 +199,27 @@ PRESETS = {
     # The paper's shape at 1/16 of its width: 0.12 s a step (G at 1/8: 0.21 s; even G at 1/12
     # still 0.19 s, as the 5x5 and 7x7 kernels' cost per layer dominates at this size).
     "small": lambda: _scaled("small", g_width=1 / 16, d_width=1 / 16),
+    # The official Torch code (coupriec/VideoPredictionICLR2016, train_iclr_model.lua defaults):
+    # its networks (G 223,644 parameters; D 2,128,548 with the history, a max-pool only at full
+    # size), its loss (means, lam_lp 1, lam_adv 0.01; the script trains l2, the study adds GDL),
+    # SGD at 0.02 for G and for D without decay, and its extra D examples (advExt = 'full').
+    "official": lambda: Config(
+        name="official",
+        g_feature_maps=((16, 32, 16), (16, 32, 16), (16, 32, 64, 32, 16), (16, 32, 64, 32, 16)),
+        g_kernel_sizes=((3, 3, 3, 3), (5, 3, 3, 5), (5, 3, 3, 3, 3, 5), (7, 5, 5, 5, 5, 7)),
+        d_feature_maps=((32,), (32, 32, 64), (32, 32, 64), (32, 32, 64, 128)),
+        d_kernel_sizes=((3,), (3, 3, 3), (5, 5, 5), (7, 7, 5, 5)),
+        d_fc_sizes=((256, 128),) * 4,
+        d_max_pool=(False, False, False, True),
+        d_extra_examples=True,
+        lam_adv=0.01,
+        l_num=2,
+        lam_gdl=0.0,
+        g_optimizer="sgd",
+        d_optimizer="sgd",
+        g_learning_rate=0.02,
+        d_learning_rate=0.02,
+    ),
     # For tests: four scales as the paper, but 3x3 kernels and one or two narrow layers a scale
     # (5x5 and 7x7 kernels at 32x32 cost about 0.1 s a step even at 1/16 width): 0.03 s.
     "tiny": lambda: Config(
@@ -210,6 +241,7 @@ def _validate(config: Config) -> None:
         _check_positive_int(field, getattr(config, field))
     _check_scale_factors(config.scale_factors)
     for table in (
+        "d_max_pool",
         "g_feature_maps",
         "g_kernel_sizes",
         "d_feature_maps",
@@ -227,8 +259,9 @@ def _validate(config: Config) -> None:
         value = getattr(config, field)
         if isinstance(value, bool) or value not in (1, 2):
             raise ConfigError(f"{field} must be 1 or 2 (paper section 3); got {value!r}")
-    if not isinstance(config.d_sees_history, bool):
-        raise ConfigError(f"d_sees_history must be true or false; got {config.d_sees_history!r}")
+    for field in ("d_sees_history", "d_extra_examples"):
+        if not isinstance(getattr(config, field), bool):
+            raise ConfigError(f"{field} must be true or false; got {getattr(config, field)!r}")
     _check_optimizers(config)
     _check_loss(config)
 
@@ -239,12 +272,19 @@ def _check_loss(config: Config) -> None:
         return
     if config.loss not in LOSSES:
         raise ConfigError(f"loss must be null or one of {list(LOSSES)}; got {config.loss!r}")
-    for field, value in dataclasses.asdict(LOSSES[config.loss]).items():
+    row = LOSSES[config.loss]
+    for field, value in (("l_num", row.l_num), ("lam_gdl", row.lam_gdl)):
         if getattr(config, field) != value:
             raise ConfigError(
                 f"loss {config.loss!r} sets {field} = {value}; got {getattr(config, field)!r} "
                 "(set loss to null for a loss of your own)"
             )
+    if (config.lam_adv > 0) != row.adversarial:
+        expected = "> 0 (the adversarial weight)" if row.adversarial else "0 (no adversarial term)"
+        raise ConfigError(
+            f"loss {config.loss!r} needs lam_adv {expected}; got {config.lam_adv!r} "
+            "(set loss to null for a loss of your own)"
+        )
 
 
 def _check_optimizers(config: Config) -> None:
@@ -290,6 +330,11 @@ def _check_table(config: Config, table: str) -> None:
             f"{table} has {count} scales; expected {scales}, one list per entry of "
             f"scale_factors {list(config.scale_factors)}"
         )
+    if table == "d_max_pool":
+        for k, value in enumerate(rows):
+            if not isinstance(value, bool):
+                raise ConfigError(f"d_max_pool[{k}] must be true or false; got {value!r}")
+        return
     for k, row in enumerate(rows):
         if not isinstance(row, tuple):
             raise ConfigError(f"{table}[{k}] must be a list of positive integers; got {row!r}")
@@ -315,7 +360,8 @@ def _check_layer_counts(config: Config) -> None:
 
 def _check_crop(config: Config) -> None:
     """The crop must divide into every scale, and each D's VALID convolutions must leave at
-    least 2x2 pixels for its 2x2 max-pool (its fully connected layers fix D to this size)."""
+    least 2x2 pixels for a 2x2 max-pool, 1 pixel without one (its fully connected layers fix
+    D to this size)."""
     for k, factor in enumerate(config.scale_factors):
         if config.crop_size % factor:
             raise ConfigError(
@@ -325,9 +371,11 @@ def _check_crop(config: Config) -> None:
         size = config.crop_size // factor
         kernels = config.d_kernel_sizes[k]
         left = size - sum(kernel - 1 for kernel in kernels)
-        if left < 2:
+        needed = 2 if config.d_max_pool[k] else 1
+        if left < needed:
             raise ConfigError(
                 f"d_kernel_sizes[{k}] = {list(kernels)} shrink the {size}x{size} crop of scale {k} "
                 f"to {left} px with VALID convolutions; expected a sum of (kernel - 1) <= "
-                f"{size - 2}, so that 2x2 px remain for the max-pool"
+                f"{size - needed}, so that {needed}x{needed} px remain"
+                + (" for the max-pool" if config.d_max_pool[k] else "")
             )

@@ -11,8 +11,9 @@ results/summary.txt    the predictors side by side at horizons 1, 2, 8 and 64
 results/metrics.png    per-horizon curves, a panel per metric, whole frame and moving areas
 images/evaluate/<sequence>.gif   truth | each predictor, left to right, the inputs first
 
-Metrics from `avgkit.metrics`: PSNR and sharpness difference in dB at peak 255, SSIM, of the
-predictions as made (unrounded). Moving areas at horizon r: the pixels that
+Metrics from `avgkit.metrics`: PSNR and sharpness difference in dB at peak 255, SSIM and
+crispness (the prediction's mean gradient over the truth's), of the predictions as made
+(unrounded). Moving areas at horizon r: the pixels that
 `metrics.motion_mask` finds moving between the last input frame and truth frame r, so everything
 that changed between what the predictor saw and what it must predict (a mask per horizon, from
 the truth alone, shared by all predictors). A sequence whose mask is empty has no moving-area
@@ -35,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from avgkit import files, metrics
+from avgkit import files, metrics, pretrained
 from avgkit.config import HIST_LEN, Config
 from avgkit.data import pipeline
 from avgkit.data.frames import to_uint8
@@ -45,6 +46,7 @@ METRIC_TITLES = {
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
     "sharp_diff": "sharpness difference (dB)",
+    "crispness": "crispness (gradient ratio)",
 }
 REGIONS = ("whole", "moving")
 SUMMARY_HORIZONS = (1, 2, 8, 64)  # 64: the recursion depth of the TF1 README's figure
@@ -183,7 +185,12 @@ def score(predictions, truths, masks, progress: bool = False) -> dict[tuple[str,
     """Every metric of every sequence at every horizon, on the whole frame and on the moving
     areas. predictions: float (N, R, H, W, 3) in [-1, 1]; truths: uint8 (N, R, H, W, 3); masks:
     bool (N, R, H, W). Returns {(metric, region): float (R, N)}, NaN where a mask is empty."""
-    functions = {"psnr": metrics.psnr, "ssim": metrics.ssim, "sharp_diff": metrics.sharp_diff}
+    functions = {
+        "psnr": metrics.psnr,
+        "ssim": metrics.ssim,
+        "sharp_diff": metrics.sharp_diff,
+        "crispness": metrics.crispness,
+    }
     count, horizons = truths.shape[:2]
     values = {(m, region): np.empty((horizons, count)) for m in functions for region in REGIONS}
     for r in tqdm(range(horizons), desc="metrics", disable=not progress, leave=False):
@@ -286,7 +293,7 @@ class Results:
         differences = self.paired(first, second)
         lines = []
         for metric, title in METRIC_TITLES.items():
-            digits = 3 if metric == "ssim" else 2
+            digits = 3 if metric in ("ssim", "crispness") else 2
             for region in REGIONS:
                 mean, low, high, n = differences[metric, region]
                 for h in (h for h in horizons if h <= self.recursions):
@@ -303,7 +310,7 @@ def _nulls(array) -> list:
 
 
 def _cell(row: dict) -> str:
-    digits = 3 if row["metric"] == "ssim" else 2
+    digits = 3 if row["metric"] in ("ssim", "crispness") else 2
     if np.isnan(row["mean"]):
         return "n/a"
     if np.isnan(row["ci_low"]):
@@ -365,17 +372,15 @@ def evaluate(
 def load_generator(path: str | Path, config: Config | None = None):
     """G restored from a checkpoint, checkpoints folder or run folder (as
     `avgkit.train.resolve_checkpoint` finds it), built with the config.json beside it, else
-    `config`; a checkpoint of another preset than `config` is refused."""
-    from avgkit import train  # avgkit.train imports this module
-
-    source = train.resolve_checkpoint(path, config)
-    return CheckpointPredictor(source, train.checkpoint_config(source, config)).generator()
+    `config`; a checkpoint of another preset than `config` is refused. `pretrained:NAME` loads
+    a model shipped in the package (`avgkit.pretrained`)."""
+    return _checkpoint_predictor(path, config).generator()
 
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointPredictor:
-    """A predictor that restores the generator of `checkpoint` (a ckpt-<step> prefix) when
-    called, and rolls it out."""
+    """A predictor that restores the generator of `checkpoint` (a ckpt-<step> prefix, or
+    `pretrained:NAME`) when called, and rolls it out."""
 
     checkpoint: str
     config: Config
@@ -383,8 +388,10 @@ class CheckpointPredictor:
     progress: bool = False
 
     def generator(self):
-        from avgkit import train
+        from avgkit import train  # avgkit.train imports this module
 
+        if self.checkpoint.startswith(pretrained.PREFIX):
+            return pretrained.load(self.checkpoint)
         trainer = train.Trainer(self.config, adversarial=False)
         train.restore(trainer, self.checkpoint)
         return trainer.generator
@@ -404,18 +411,17 @@ def checkpoint_predictors(
     against `config`'s preset and run with the config.json beside it (else `config`). Labels:
     `labels` if given, else the run folder's name, with the checkpoint's name added when two
     come from one run."""
-    from avgkit import train
 
     if labels is not None and len(labels) != len(load_paths):
         raise ConfigError(f"{len(labels)} labels for {len(load_paths)} checkpoints")
     found = {}
     for path in load_paths:
-        source = train.resolve_checkpoint(path, config)
-        if source in found:
-            raise ConfigError(f"-l/--load_path {path}: checkpoint {source} given twice")
-        found[source] = CheckpointPredictor(
-            source, train.checkpoint_config(source, config), batch_size, progress
-        )
+        predictor = _checkpoint_predictor(path, config, batch_size, progress)
+        if predictor.checkpoint in found:
+            raise ConfigError(
+                f"-l/--load_path {path}: checkpoint {predictor.checkpoint} given twice"
+            )
+        found[predictor.checkpoint] = predictor
     if labels is None:
         runs = [_run_name(source) for source in found]
         labels = [
@@ -423,6 +429,24 @@ def checkpoint_predictors(
             for run, source in zip(runs, found)
         ]
     return dict(zip(labels, found.values()))
+
+
+def _checkpoint_predictor(path, config: Config | None, batch_size=8, progress=False):
+    """The predictor of a checkpoint, checkpoints folder, run folder or `pretrained:NAME`,
+    checked against `config`'s preset."""
+    from avgkit import train
+
+    if str(path).startswith(pretrained.PREFIX):
+        saved = pretrained.config(str(path))
+        if config is not None and saved.name != config.name:
+            raise ConfigError(
+                f"-l/--load_path {path}: a model of preset {saved.name!r}, not {config.name!r}"
+            )
+        return CheckpointPredictor(str(path), saved, batch_size, progress)
+    source = train.resolve_checkpoint(path, config)
+    return CheckpointPredictor(
+        source, train.checkpoint_config(source, config), batch_size, progress
+    )
 
 
 def _hist_len(checkpoints, config: Config | None) -> int:
@@ -441,7 +465,10 @@ def _describe(label: str, predictor) -> dict:
 
 
 def _run_name(checkpoint: str) -> str:
-    """runs/<name>/checkpoints/ckpt-N -> <name>; elsewhere the checkpoint's folder name."""
+    """runs/<name>/checkpoints/ckpt-N -> <name>; pretrained:NAME as it is; elsewhere the
+    checkpoint's folder name."""
+    if checkpoint.startswith(pretrained.PREFIX):
+        return checkpoint
     folder = Path(checkpoint).parent
     return folder.parent.name if folder.name == "checkpoints" else folder.name
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, ImageDraw
@@ -230,15 +232,32 @@ def recursion_figure(truths, predictions: dict, step: int, height: float = 2.6):
 
 
 def recursion_slider(truths, predictions: dict, height: float = 2.6):
-    """An ipywidgets slider over the horizons of a rollout, drawing `recursion_figure` at each
-    (needs a live kernel: a headless run keeps no widget state). Returns the widget."""
-    import ipywidgets
+    """An ipywidgets slider over the horizons of a rollout above a picture of
+    `recursion_figure` at the chosen horizon. Returns the widget (a VBox).
 
-    def show(step):
-        figure = recursion_figure(truths, predictions, step, height)
-        plt.show(figure)
+    The figure is drawn to PNG bytes in an `ipywidgets.Image` and closed at once: no Output
+    widget captures display messages (their capture raced headless executors such as papermill,
+    which then waited forever for a finished cell: nteract/papermill#723), no figure stays open,
+    and it works alike with the inline backend and ipympl. A headless run keeps no widget state:
+    show `recursion_figure` beside it for a static picture.
+    """
+    import ipywidgets
 
     slider = ipywidgets.IntSlider(
         value=1, min=1, max=len(truths), description="horizon", continuous_update=False
     )
-    return ipywidgets.interactive(show, step=slider)
+    picture = ipywidgets.Image(value=figure_png(recursion_figure(truths, predictions, 1, height)))
+
+    def redraw(change):
+        picture.value = figure_png(recursion_figure(truths, predictions, change["new"], height))
+
+    slider.observe(redraw, names="value")
+    return ipywidgets.VBox([slider, picture])
+
+
+def figure_png(figure, dpi: int = 80) -> bytes:
+    """`figure` as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return buffer.getvalue()

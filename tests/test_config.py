@@ -55,7 +55,7 @@ def test_lists_become_tuples():
 
 
 def test_unknown_preset_names_the_choices():
-    with pytest.raises(ConfigError, match=r"'huge'.*\['paper', 'small', 'tiny'\]"):
+    with pytest.raises(ConfigError, match=r"'huge'.*\['official', 'paper', 'small', 'tiny'\]"):
         config.preset("huge")
 
 
@@ -132,3 +132,46 @@ def test_bad_values_in_a_json_file_are_caught_on_load(tmp_path):
     path.write_text(json.dumps(values))
     with pytest.raises(ConfigError, match="g_kernel_sizes has 2 scales; expected 4"):
         config.load(path)
+
+
+def test_official_preset_is_the_official_recipe():
+    official = config.preset("official")
+    assert (official.lam_adv, official.lam_lp, official.l_num) == (0.01, 1.0, 2)
+    assert (official.g_optimizer, official.d_optimizer) == ("sgd", "sgd")
+    assert (official.g_learning_rate, official.d_learning_rate) == (0.02, 0.02)
+    assert official.d_extra_examples and official.d_max_pool == (False, False, False, True)
+    for name in ("paper", "small", "tiny"):  # the others as before
+        other = config.preset(name)
+        assert not other.d_extra_examples and other.d_max_pool == (True,) * 4
+    adv = config.with_loss(official, "adv_gdl")  # the preset's weight, not the paper's 0.05
+    assert (adv.lam_adv, adv.l_num, adv.lam_gdl) == (0.01, 1, 1.0)
+    assert config.with_loss(official, "l1_gdl").lam_adv == 0.0
+
+
+def test_a_config_json_from_before_the_new_fields_loads_with_the_old_behaviour(tmp_path):
+    old = config.preset("small").to_dict()
+    for field in ("d_max_pool", "d_extra_examples"):
+        del old[field]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    loaded = config.load(path)
+    assert loaded == config.preset("small")
+    old_adv = {**config.with_loss(config.preset("tiny"), "adv").to_dict(), "lam_adv": 0.05}
+    assert config.from_dict(old_adv).lam_adv == 0.05  # an older adv run (the paper's weight)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"d_max_pool": (True, True, True)}, r"d_max_pool has 3 scales; expected 4"),
+        ({"d_max_pool": (True, 1, True, True)}, r"d_max_pool\[1\] must be true or false"),
+        ({"d_extra_examples": "yes"}, r"d_extra_examples must be true or false"),
+        (
+            {"d_kernel_sizes": ((4,), (3, 3, 3), (5, 5, 5), (7, 7, 5, 5))},
+            r"to 1 px .* 2x2 px remain",
+        ),
+    ],
+)
+def test_new_fields_are_checked(change, message):
+    with pytest.raises(ConfigError, match=message):
+        dataclasses.replace(config.preset("paper"), **change)

@@ -208,14 +208,16 @@ def test_evaluate_end_to_end_writes_scores_tables_plots_and_gifs(runs, tmp_path,
             for region, region_mask in (("whole", None), ("moving", mask)):
                 psnr = metrics.psnr(predicted[:, r], truths[:, r], mask=region_mask)
                 ssim = metrics.ssim(predicted[:, r], truths[:, r], mask=region_mask)
+                crisp = metrics.crispness(predicted[:, r], truths[:, r], mask=region_mask)
                 entry = saved["metrics"][label]
                 assert entry["psnr"][region]["values"][r] == pytest.approx(list(psnr), abs=1e-4)
                 assert entry["ssim"][region]["mean"][r] == pytest.approx(np.mean(ssim), abs=1e-5)
+                assert entry["crispness"][region]["values"][r] == pytest.approx(list(crisp))
 
     with (results / "metrics.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert tuple(rows[0]) == evaluate.CSV_COLUMNS
-    assert len(rows) == len(labels) * RECURSIONS * 3 * 2
+    assert len(rows) == len(labels) * RECURSIONS * 4 * 2  # psnr, ssim, sharp_diff, crispness
     row = next(r for r in rows if (r["predictor"], r["horizon"], r["metric"], r["region"])
                == ("copy_last", "2", "psnr", "whole"))  # fmt: skip
     mean, low, high, n = evaluate.mean_ci(

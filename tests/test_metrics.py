@@ -302,3 +302,43 @@ def test_ssim_map_is_that_of_tf_image():
             for x in (prediction, target)]  # fmt: skip
     expected = tf.image.ssim(*luma, 255.0, filter_size=11, filter_sigma=1.5).numpy()
     np.testing.assert_allclose(metrics.ssim(prediction, target), expected, atol=1e-4)
+
+
+def numpy_gradient_mean(images, mask=None):
+    """Mean over interior pixels (i, j >= 1) of sum_c |x[i,j]-x[i-1,j]| + |x[i,j]-x[i,j-1]|,
+    by loops, over the masked ones."""
+    batch, height, width, channels = images.shape
+    means = []
+    for n in range(batch):
+        total, count = 0.0, 0
+        for i in range(1, height):
+            for j in range(1, width):
+                if mask is None or mask[n, i, j]:
+                    x = images[n].astype(np.float64)
+                    total += np.sum(np.abs(x[i, j] - x[i - 1, j]) + np.abs(x[i, j] - x[i, j - 1]))
+                    count += 1
+        means.append(total / count)
+    return np.array(means)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_crispness_is_the_ratio_of_mean_gradients_by_pixel_loops(masked):
+    pred, target = images(20), images(21)
+    mask = random_mask(22) if masked else None
+    expected = numpy_gradient_mean(pred, mask) / numpy_gradient_mean(target, mask)
+    np.testing.assert_allclose(metrics.crispness(pred, target, mask), expected, 1e-9)
+
+
+def test_crispness_is_one_for_a_shift_and_falls_with_blur(frames):
+    target = frames[:1]
+    assert metrics.crispness(target, target)[0] == pytest.approx(1.0)
+    shifted = np.roll(target, 1, axis=2)  # a sharp frame 1 px off keeps its edges
+    assert metrics.crispness(shifted, target)[0] == pytest.approx(1.0, abs=0.02)
+    blurred = [cv2.GaussianBlur(target[0], (0, 0), sigma)[None] for sigma in (0.5, 1.0, 2.0)]
+    scores = [metrics.crispness(b, target)[0] for b in blurred]
+    assert 1.0 > scores[0] > scores[1] > scores[2]
+    flat = np.zeros((1, 4, 4, 3), np.float32)
+    empty = np.zeros((1, 4, 4), bool)
+    assert np.isnan(metrics.crispness(flat, flat)).all()  # the truth has no gradient
+    assert np.isnan(metrics.crispness(target, target, np.zeros(target.shape[:3], bool))).all()
+    assert np.isnan(metrics.crispness(flat, flat, empty)).all()

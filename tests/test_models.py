@@ -264,3 +264,48 @@ def test_input_errors_are_not_wrapped_by_keras():
         frames = [np.zeros((1, s, s, 3), np.float32) for s in (4, 8, 16, 32)]
         models.build_discriminator(tiny)(np.zeros((1, 16, 16, 12), np.float32), frames)
     assert str(error.value).startswith("discriminator history is 16x16 px")
+
+
+# The official Torch code's networks (train_iclr_model.lua), as listed in REFERENCE.md
+OFFICIAL_G = [  # (input channels, hidden maps, kernels) per scale; 3 output channels
+    (12, [16, 32, 16], [3, 3, 3, 3]),
+    (15, [16, 32, 16], [5, 3, 3, 5]),
+    (15, [16, 32, 64, 32, 16], [5, 3, 3, 3, 3, 5]),
+    (15, [16, 32, 64, 32, 16], [7, 5, 5, 5, 5, 7]),
+]
+OFFICIAL_D = [  # (conv maps, kernels, max-pool) per scale; FC 256, 128, 1 everywhere
+    ([32], [3], False),
+    ([32, 32, 64], [3, 3, 3], False),
+    ([32, 32, 64], [5, 5, 5], False),
+    ([32, 32, 64, 128], [7, 7, 5, 5], True),
+]
+
+
+def test_official_networks_have_the_official_parameter_counts():
+    official = config.preset("official")
+    g_counts = []
+    for c_in, maps, kernels in OFFICIAL_G:
+        channels = [c_in, *maps, 3]
+        g_counts.append(
+            sum(conv_params(k, channels[i], channels[i + 1]) for i, k in enumerate(kernels))
+        )
+    d_counts = []
+    for (maps, kernels, pool), size in zip(OFFICIAL_D, D_SIZES, strict=True):
+        count, c_in = 0, 15  # 4 input frames + the frame judged
+        for c_out, k in zip(maps, kernels, strict=True):
+            count += conv_params(k, c_in, c_out)
+            c_in, size = c_out, size - (k - 1)
+        n_in = (size // 2 if pool else size) ** 2 * maps[-1]
+        for n_out in (256, 128, 1):
+            count += n_in * n_out + n_out
+            n_in = n_out
+        d_counts.append(count)
+    generator, discriminator = (
+        models.build_generator(official),
+        models.build_discriminator(official),
+    )
+    assert [s.count_params() for s in generator.scales] == g_counts
+    assert [s.count_params() for s in discriminator.scales] == d_counts
+    assert (sum(g_counts), sum(d_counts)) == (223_644, 2_128_548)  # REFERENCE.md's totals
+    pools = [any("pool" in layer.name for layer in s.layers) for s in discriminator.scales]
+    assert pools == [False, False, False, True]

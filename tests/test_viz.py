@@ -65,9 +65,15 @@ def test_recursion_figure_shows_truth_predictions_and_their_errors():
     plt.close(fig)
 
 
-def test_recursion_slider_spans_the_horizons():
+def test_recursion_slider_redraws_its_picture_and_leaks_no_figure():
     truths = np.zeros((5, 4, 5, 3), np.float32)
+    truths[2] = 1.0  # horizon 3 looks different
+    open_before = len(plt.get_fignums())
     widget = viz.recursion_slider(truths, {"copy": truths})
-    slider = widget.children[0]
+    slider, picture = widget.children
     assert (slider.min, slider.max, slider.value) == (1, 5, 1)
-    plt.close("all")
+    first = bytes(picture.value)
+    assert first.startswith(b"\x89PNG")
+    slider.value = 3
+    assert bytes(picture.value) != first and bytes(picture.value).startswith(b"\x89PNG")
+    assert len(plt.get_fignums()) == open_before

@@ -35,6 +35,7 @@ CPU_RUNS = {"preset": "small", "adversarial_steps": 2000, "non_adversarial_steps
 CPU_LONG_RUNS = {**CPU_RUNS, "adversarial_steps": 80_000, "non_adversarial_steps": 80_000}
 # the paper preset at the TF1 README's step counts (about 24 hours a mode on a GTX 980 Ti)
 GPU_RUNS = {"preset": "paper", "adversarial_steps": 500_000, "non_adversarial_steps": 1_000_000}
+CELL_TIMEOUT = 4 * 3600  # the cpu-long profile's training cell takes about 70 minutes
 PROFILES = {
     "cpu": {
         "01_data.ipynb": CPU_DATA,
@@ -59,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("--out", type=Path, default=Path("runs/notebooks"))
+    parser.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=CELL_TIMEOUT,
+        help=f"seconds a cell may run before the run fails, naming it (default {CELL_TIMEOUT})",
+    )
     args = parser.parse_args(argv)
     out = args.out / args.profile
     out.mkdir(parents=True, exist_ok=True)
@@ -67,14 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         parameters = PROFILES[args.profile].get(notebook.name, {})
         print(f"{notebook.name}: {parameters or 'defaults'}", flush=True)
         started = time.perf_counter()
-        papermill.execute_notebook(
-            str(notebook),
-            str(out / notebook.name),
-            parameters=parameters,
-            cwd=str(notebook.parent),
-            kernel_name="python3",
-            progress_bar=False,
-        )
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(out / notebook.name),
+                parameters=parameters,
+                cwd=str(notebook.parent),
+                kernel_name="python3",
+                progress_bar=True,  # a bar over the cells, on stderr
+                execution_timeout=args.cell_timeout,
+            )
+        except Exception as error:  # a failed or timed-out cell: name the notebook and stop
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            print(f"{notebook.name}: failed ({reason}); partial output in {out}", flush=True)
+            return 1
         print(
             f"{notebook.name}: done in {time.perf_counter() - started:.0f} s -> {out}", flush=True
         )

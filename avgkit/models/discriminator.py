@@ -77,8 +77,9 @@ def build_scale_discriminator(config: Config, k: int) -> keras.Model:
     """D_k: (batch, s, s, c) -> logit (batch, 1), s = crop_size / scale_factors[k].
 
     c = 3 * hist_len + 3 with the history (the frame last), 3 without. VALID convolutions
-    `d_feature_maps[k]` with kernels `d_kernel_sizes[k]` and ReLU, one 2x2 max-pool, flatten,
-    fully connected `d_fc_sizes[k]` with ReLU, then one linear unit (float32).
+    `d_feature_maps[k]` with kernels `d_kernel_sizes[k]` and ReLU, a 2x2 max-pool where
+    `d_max_pool[k]`, flatten, fully connected `d_fc_sizes[k]` with ReLU, then one linear unit
+    (float32).
     """
     size = config.crop_size // config.scale_factors[k]
     channels = 3 * config.hist_len + 3 if config.d_sees_history else 3
@@ -89,7 +90,8 @@ def build_scale_discriminator(config: Config, k: int) -> keras.Model:
         x = keras.layers.Conv2D(
             filters, kernel, padding="valid", activation="relu", name=f"d{k}_conv{i}"
         )(x)
-    x = keras.layers.MaxPooling2D(2, name=f"d{k}_pool")(x)
+    if config.d_max_pool[k]:
+        x = keras.layers.MaxPooling2D(2, name=f"d{k}_pool")(x)
     x = keras.layers.Flatten(name=f"d{k}_flatten")(x)
     for i, units in enumerate(config.d_fc_sizes[k]):
         x = keras.layers.Dense(units, activation="relu", name=f"d{k}_fc{i}")(x)

@@ -2,9 +2,10 @@
 
 Steps come in blocks of `block_steps`. Block b = step // block_steps draws, with a generator
 seeded by (seed, b), up to `shards_per_block` shards of the clips folder and from them the
-2 * block_steps * batch_size clips of its steps: step s gets a G batch and a D batch, a fresh one
-for each update as in the paper (a non-adversarial run leaves the D batch unused, so both modes
-train G on the same batches). Resuming at step s decodes only the shards of its block,
+clips of its steps: step s gets a G batch and a D batch, a fresh one for each update as in the
+paper, and with `config.d_extra_examples` two more D batches (the official code's
+advExt = 'full'). A non-adversarial run leaves the D batches unused, so both modes of one config
+train G on the same batches. Resuming at step s decodes only the shards of its block,
 s // block_steps; the next block is decoded in a background thread while this one trains.
 """
 
@@ -26,7 +27,8 @@ SHARDS_PER_BLOCK = 8  # shards a block draws from (of 4096 clips each, one video
 class ShardBatches:
     """Batches from the shards of `avgkit process`, checked against `config`.
 
-    `batch(step)` -> (g_batch, d_batch), each uint8 (batch_size, crop, crop, 3 * (hist_len + 1)).
+    `batch(step)` -> (g_batch, d_batch), each uint8 (batch_size, crop, crop, 3 * (hist_len + 1)),
+    with `config.d_extra_examples` -> (g_batch, d_batch, d_extra), d_extra (2, batch_size, ...).
     """
 
     def __init__(
@@ -40,12 +42,14 @@ class ShardBatches:
         self.clips_dir = Path(clips_dir)
         self.manifest = read_clips_manifest(self.clips_dir, config)
         self.batch_size, self.seed = config.batch_size, seed
+        self.extra = config.d_extra_examples
+        self.per_step = 4 if self.extra else 2  # batches a step: G, D (and D's two extra)
         self.block_steps, self.shards_per_block = block_steps, shards_per_block
         self._block, self._clips, self._next = None, None, None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="avgkit-batches")
 
-    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """The G and D batches of training step `step` (0-based)."""
+    def batch(self, step: int) -> tuple[np.ndarray, ...]:
+        """The G and D batches (and D's extra ones) of training step `step` (0-based)."""
         block, offset = divmod(step, self.block_steps)
         if block != self._block:
             if self._next is not None and self._next[0] == block:
@@ -54,21 +58,23 @@ class ShardBatches:
                 self._clips = self.block_clips(block)
             self._block = block
             self._next = (block + 1, self._pool.submit(self.block_clips, block + 1))
-        first = 2 * offset * self.batch_size
-        pair = self._clips[first : first + 2 * self.batch_size]
-        return pair[: self.batch_size], pair[self.batch_size :]
+        first = self.per_step * offset * self.batch_size
+        clips = self._clips[first : first + self.per_step * self.batch_size]
+        g_batch, d_batch, *extra = np.split(clips, self.per_step)
+        return (g_batch, d_batch, np.stack(extra)) if self.extra else (g_batch, d_batch)
 
     def fixed(self, count: int) -> np.ndarray:
         """The first `count` clips of the first shard: a batch that stays the same all run."""
         return clips_lib.load_shard(self.clips_dir / self.manifest["shards"][0]["file"])[:count]
 
     def block_clips(self, block: int) -> np.ndarray:
-        """All clips of a block in order: uint8 (2 * block_steps * batch_size, crop, crop, c)."""
+        """All clips of a block in order: uint8 (per_step * block_steps * batch_size, crop, crop,
+        c)."""
         rng = np.random.default_rng([self.seed, block])
         shards = self.manifest["shards"]
         picked = np.sort(rng.choice(len(shards), min(self.shards_per_block, len(shards)), False))
         sizes = np.array([shards[i]["clips"] for i in picked])
-        need, pool = 2 * self.block_steps * self.batch_size, int(sizes.sum())
+        need, pool = self.per_step * self.block_steps * self.batch_size, int(sizes.sum())
         if need <= pool:
             order = rng.choice(pool, need, replace=False)
         else:  # a small clips folder: every clip once per pass, in a new order each pass

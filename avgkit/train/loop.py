@@ -19,8 +19,10 @@ from tqdm.auto import tqdm
 from avgkit import config as config_lib
 from avgkit import evaluate, files
 from avgkit.config import Config
+from avgkit.data import clips as clips_lib
+from avgkit.data import frames as frames_lib
 from avgkit.data import pipeline
-from avgkit.errors import AvgkitError, ConfigError
+from avgkit.errors import AvgkitError, ConfigError, DataError
 from avgkit.train import distribute, outputs
 from avgkit.train.batch_metrics import batch_psnr, batch_sharp_diff
 from avgkit.train.batches import ShardBatches
@@ -28,6 +30,7 @@ from avgkit.train.trainer import Trainer
 
 CHECKPOINTS_KEPT = 5  # the newest checkpoints kept in checkpoints/
 FIXED_CLIPS = 4  # clips of the fixed batch whose predictions are saved as images
+HELDOUT_CLIPS = 64  # clips cut from the test videos, on which D's held-out score is measured
 SUBFOLDERS = ("checkpoints", "summaries", "images", "results")
 
 
@@ -125,6 +128,7 @@ def train(
         raise ConfigError(f"-l/--load_path {source}: inside the run that -O/--overwrite deletes")
     prepare_run(run_dir, config, overwrite)
     tests = _load_tests(test_dir, config, recursions)
+    heldout = heldout_clips(test_dir, config, seed) if test_dir and adversarial else None
     trainer = Trainer(config, adversarial, seed, strategy, precision, jit_compile)
     # Every worker saves (a collective operation); only the chief into the run folder. All
     # resume from the chief's checkpoints, so the run folder must be on a shared file system.
@@ -143,7 +147,7 @@ def train(
     if chief:
         outputs.truncate_log(log, start)
     writer = tf.summary.create_file_writer(str(run_dir / "summaries")) if chief else None
-    loop = _Loop(trainer, manager, writer, run_dir, frequencies, tests, log, say, chief)
+    loop = _Loop(trainer, manager, writer, run_dir, frequencies, tests, heldout, log, say, chief)
     try:
         return loop.run(batches, start, steps, progress)
     finally:
@@ -264,12 +268,34 @@ def run_rollout_test(generator, tests, run_dir: Path, step: int, writer) -> Path
     return folder
 
 
+def heldout_clips(test_dir, config: Config, seed: int, count: int = HELDOUT_CLIPS) -> np.ndarray:
+    """uint8 (count, crop, crop, 3 * (hist_len + 1)): training-like clips (movement filter
+    included) cut from the test videos, a few from each, for D's held-out score."""
+    videos, _ = frames_lib.list_videos(test_dir, min_frames=config.hist_len + 1)
+    if not videos:
+        raise DataError(f"-t/--test_dir {test_dir}: no video of {config.hist_len + 1} frames")
+    rng = np.random.default_rng([seed, 1])  # not the training batches' streams
+    spec = clips_lib.ClipSpec(hist_len=config.hist_len, crop_size=config.crop_size)
+    per_video = -(-count // len(videos))
+    cut = []
+    for video in videos:
+        starts = np.sort(rng.integers(0, len(video) - spec.clip_frames + 1, per_video))
+        indices = (starts[:, None] + np.arange(spec.clip_frames)).ravel()
+        frames = frames_lib.read_video(video, indices)
+        local = np.arange(per_video) * spec.clip_frames  # each run's first frame in `frames`
+        cut.append(clips_lib.crop_clips(frames, local, rng, spec)[0])
+    return np.concatenate(cut)[:count]
+
+
 class _Loop:
     """The loop of one `train` call; `run` trains steps start..steps-1 (0-based)."""
 
-    def __init__(self, trainer, manager, writer, run_dir, frequencies, tests, log, say, chief):
+    def __init__(
+        self, trainer, manager, writer, run_dir, frequencies, tests, heldout, log, say, chief
+    ):
         self.trainer, self.manager, self.writer, self.run_dir = trainer, manager, writer, run_dir
         self.every, self.tests, self.log, self.say, self.chief = frequencies, tests, log, say, chief
+        self.heldout = heldout
         self.saved = int(trainer.step.numpy())
         self.history = History()
 
@@ -279,16 +305,19 @@ class _Loop:
         clock, clock_step = time.perf_counter(), start
         try:
             for step in range(start, steps):
-                values = self.trainer.train_step(*batches.batch(step))
+                batch = batches.batch(step)
+                values = self.trainer.train_step(*batch)
                 done = step + 1
                 self._check_finite(values, done)
                 self.history.add(done, values)
                 bar.update()
-                if done % self.every.stats == 0 or done == steps:
+                heldout_due = self.heldout is not None and done % self.every.test == 0
+                if done % self.every.stats == 0 or done == steps or heldout_due:
                     now = time.perf_counter()
                     rate = (done - clock_step) / max(now - clock, 1e-9)
-                    clock, clock_step = now, done
-                    self._stats(done, values, rate, bar)
+                    diagnostics = self._diagnostics(batch, heldout_due)
+                    clock, clock_step = time.perf_counter(), done  # diagnostics not in the rate
+                    self._stats(done, values, diagnostics, rate, bar)
                 if self.chief and done % self.every.summary == 0:
                     self._summaries(done, values)
                 if self.chief and done % self.every.images == 0:
@@ -331,7 +360,17 @@ class _Loop:
         if self.writer is not None:
             self.writer.flush()
 
-    def _stats(self, step: int, values: dict, rate: float, bar) -> None:
+    def _diagnostics(self, batch, heldout_due: bool) -> dict[str, np.ndarray]:
+        """D's per-scale diagnostics (`Trainer.diagnostics`) on this step's G and D batches, and
+        "d_heldout" on the held-out clips when due; none without D."""
+        if not self.trainer.adversarial:
+            return {}
+        found = self.trainer.diagnostics(batch[0], batch[1])
+        if heldout_due:
+            found["d_heldout"] = self.trainer.d_real(self.heldout)
+        return found
+
+    def _stats(self, step: int, values: dict, diagnostics: dict, rate: float, bar) -> None:
         g, d = float(values["g_loss"]), float(values.get("d_loss", np.nan))
         bar.set_postfix_str(f"G {g:.4f}" + (f" D {d:.4f}" if "d_loss" in values else ""))
         terms = ", ".join(
@@ -345,10 +384,21 @@ class _Loop:
             + f"  PSNR {float(values['psnr']):.2f} dB  sharp diff "
             + f"{float(values['sharp_diff']):.2f} dB  {rate:.1f} steps/s"
         )
+        if diagnostics:
+            self.say(
+                "  D per scale: " + "  ".join(f"{n} {_scales(v)}" for n, v in diagnostics.items())
+            )
         if self.chief:
             row = {name: float(values[name]) for name in ("g_loss", "psnr", "sharp_diff")}
             row.update(step=step, d_loss="" if np.isnan(d) else d, steps_per_second=rate)
-            outputs.append_log(self.log, row)
+            for name, per_scale in diagnostics.items():
+                row.update({f"{name}_{k}": float(v) for k, v in enumerate(per_scale)})
+            scales = len(self.trainer.config.scale_factors)
+            outputs.append_log(self.log, row, outputs.log_columns(scales))
+            with self.writer.as_default(step=step):
+                for name, per_scale in diagnostics.items():
+                    for k, value in enumerate(per_scale):
+                        tf.summary.scalar(f"discriminator/{name}/scale{k}", value)
 
     def _summaries(self, step: int, values: dict) -> None:
         with self.writer.as_default(step=step):
@@ -412,6 +462,10 @@ def checkpoint_config(checkpoint: str, config: Config | None = None) -> Config:
     if saved is None:
         raise ConfigError(f"{checkpoint}: no config.json beside it; pass --preset")
     return saved
+
+
+def _scales(values) -> str:
+    return "/".join(f"{float(v):.2f}" for v in values)
 
 
 def _quiet(*args, **kwargs) -> None:

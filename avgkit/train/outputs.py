@@ -20,6 +20,13 @@ from avgkit.data.frames import to_uint8
 
 GIF_FRAME_MS = 250  # four frames a second
 LOG_COLUMNS = ("step", "g_loss", "d_loss", "psnr", "sharp_diff", "steps_per_second")
+# D's diagnostics per scale k (avgkit.train.Trainer.diagnostics), empty without D
+DIAGNOSTIC_COLUMNS = ("d_real", "d_fake", "adv_share", "d_heldout")
+
+
+def log_columns(scales: int) -> tuple[str, ...]:
+    """The stats log's columns: LOG_COLUMNS, then <diagnostic>_<k> for every scale k."""
+    return LOG_COLUMNS + tuple(f"{n}_{k}" for n in DIAGNOSTIC_COLUMNS for k in range(scales))
 
 
 def fixed_batch_grid(history, predictions, targets) -> np.ndarray:
@@ -56,11 +63,15 @@ def write_test(folder: Path, names, sequences, predictions, hist_len: int) -> No
         iio.imwrite(folder / f"{name}.gif", gif, duration=GIF_FRAME_MS, loop=0)
 
 
-def append_log(path: Path, row: dict) -> None:
-    """Add a row of LOG_COLUMNS to the stats log (with a header if the file is new)."""
+def append_log(path: Path, row: dict, columns=LOG_COLUMNS) -> None:
+    """Add a row to the stats log: `columns` and a header if the file is new, else the columns
+    of its header (a log begun by an older avgkit keeps its shape); missing values empty."""
     new = not path.exists()
+    if not new:
+        with path.open(newline="") as file:
+            columns = next(csv.reader(file))
     with path.open("a", newline="") as file:
-        writer = csv.DictWriter(file, LOG_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(file, columns, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)

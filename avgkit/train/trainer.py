@@ -4,6 +4,18 @@ A step, as the paper (section 3): one D update on one batch, then one G update o
 with L_G = lam_adv L_adv + lam_lp L_p + lam_gdl L_gdl. Non-adversarial: G alone with Lp + GDL;
 D is built and checkpointed but never updated, so the run can later go on adversarially.
 
+D's loss: BCE(D(X, Y), 1) + BCE(D(X, G(X)), 0) per scale, summed over scales. With
+`config.d_extra_examples` (the official code's advExt = 'full') it adds, on two more batches,
+BCE(D(X2, Y2), 1) + BCE(D(X2, Y3), 0): a real frame after another clip's history is fake, so D
+must check that the frame follows its history. The official script reports
+err / 2 + (err1 + err2) / 4 but accumulates the four terms' gradients with weight 1, so its update
+is that of this plain sum. (Its backward pass for each term is also handed G's prediction as the
+frame, whatever the term's frame was; here every term's gradient is taken at its own inputs.)
+
+`diagnostics` measures what D does on a stats step (avgkit.train.loop logs it): the mean sigmoid
+of D on real and generated frames per scale, and the adversarial term's share of the gradient
+that reaches G's output at each scale.
+
 Optimizers (`Config.g_optimizer` ...): Adam at 1e-4 for G and D by default. The paper trains
 with SGD, rho_G falling from 0.04 to 0.005 and rho_D = 0.02; the TF1 code with Adam 4e-5 for G
 and SGD 0.02 for D. SGD rates belong to a loss scale, and avgkit's losses are means, not the
@@ -82,58 +94,121 @@ class Trainer:
             self._d_gradients = tf.function(self._d_gradients, jit_compile=True, autograph=False)
         self._step = tf.function(self._distributed_step, autograph=False)
         self._predict = tf.function(self.generator, reduce_retracing=True)
+        self._diagnostics = tf.function(self._diagnose, autograph=False)
+        self._d_real = tf.function(self._real_sigmoids, autograph=False)
 
-    def train_step(self, g_clips: np.ndarray, d_clips: np.ndarray) -> dict[str, np.ndarray]:
-        """One step on uint8 clips (batch_size, crop, crop, 3 * (hist_len + 1)).
+    def train_step(
+        self, g_clips: np.ndarray, d_clips: np.ndarray, d_extra: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """One step on uint8 clips (batch_size, crop, crop, 3 * (hist_len + 1)); d_extra: D's
+        two extra batches (2, batch_size, ...), required with `config.d_extra_examples`.
 
         Returns global batch means: "g_loss" (scalar), "g_lp", "g_gdl", "g_adv" (per scale,
         unweighted), "psnr" and "sharp_diff" (dB, 255 peak, full-size prediction), and when
         adversarial "d_loss" (scalar) and "d_scales" (per scale).
         """
-        values = self._step(self._distribute(g_clips), self._distribute(d_clips))
+        if self.config.d_extra_examples != (d_extra is not None):
+            raise ConfigError(
+                f"d_extra_examples is {self.config.d_extra_examples}: expected "
+                + ("D's two extra batches" if self.config.d_extra_examples else "no extra batches")
+            )
+        extra = None if d_extra is None else self._distribute(d_extra, axis=1)
+        values = self._step(self._distribute(g_clips), self._distribute(d_clips), extra)
         return {name: value.numpy() for name, value in values.items()}
+
+    def diagnostics(self, g_clips: np.ndarray, d_clips: np.ndarray) -> dict[str, np.ndarray]:
+        """What D does, per scale (num_scales,), on the clips of a step:
+        "d_real", "d_fake": mean sigmoid(D) on d_clips' real and generated frames;
+        "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv and
+        R = lam_lp L_p + lam_gdl L_gdl, the gradient norms at G's output Y_k of scale k (each
+        term of scale k depends on Y_k directly; paths through finer scales are left out)."""
+        values = self._diagnostics(tf.constant(g_clips), tf.constant(d_clips))
+        return {name: value.numpy() for name, value in values.items()}
+
+    def d_real(self, clips: np.ndarray) -> np.ndarray:
+        """Mean sigmoid(D) per scale (num_scales,) on the real frames of uint8 clips."""
+        return self._d_real(tf.constant(clips)).numpy()
 
     def predict(self, history) -> list[tf.Tensor]:
         """G's predictions (coarse to fine) for history (batch, H, W, 3 * hist_len) in [-1, 1]."""
         return self._predict(tf.convert_to_tensor(history, tf.float32))
 
-    def _distribute(self, clips: np.ndarray):
-        """Replica r gets rows [r * n, (r + 1) * n) of the global batch, n = batch / replicas."""
-        size = len(clips) // self.strategy.num_replicas_in_sync
+    def _distribute(self, clips: np.ndarray, axis: int = 0):
+        """Replica r gets rows [r * n, (r + 1) * n) of the global batch on `axis`,
+        n = batch / replicas."""
+        size = clips.shape[axis] // self.strategy.num_replicas_in_sync
 
         def slice_for(context):
             first = context.replica_id_in_sync_group * size
-            return tf.constant(clips[first : first + size])
+            return tf.constant(np.take(clips, range(first, first + size), axis=axis))
 
         return self.strategy.experimental_distribute_values_from_function(slice_for)
 
-    def _distributed_step(self, g_clips, d_clips):
-        values = self.strategy.run(self._replica_step, args=(g_clips, d_clips))
+    def _distributed_step(self, g_clips, d_clips, d_extra):
+        values = self.strategy.run(self._replica_step, args=(g_clips, d_clips, d_extra))
         self.step.assign_add(1)  # in the same graph: a checkpoint never splits a step
         return {
             name: self.strategy.reduce("SUM", value, axis=None) for name, value in values.items()
         }
 
-    def _replica_step(self, g_clips, d_clips):
+    def _replica_step(self, g_clips, d_clips, d_extra):
         scale = 1.0 / self.strategy.num_replicas_in_sync
-        values = self._d_update(d_clips, scale) if self.adversarial else {}
+        values = self._d_update(d_clips, d_extra, scale) if self.adversarial else {}
         values.update(self._g_update(g_clips, scale))
         return values
 
-    def _d_update(self, clips, scale):
+    def _d_update(self, clips, extra, scale):
         history, target = split_clip(to_unit(clips), self.config.hist_len)
         fakes = self.generator(history)  # no gradient to G: a constant for D's update
-        loss, per_scale, gradients = self._d_gradients(history, target, fakes, scale)
+        pairs = [(history, models.pyramid(target, self.config), fakes)]
+        if extra is not None:  # a second real batch, and its history before a third's target
+            history2, target2 = split_clip(to_unit(extra[0]), self.config.hist_len)
+            _, target3 = split_clip(to_unit(extra[1]), self.config.hist_len)
+            pyramid = models.pyramid
+            pairs.append((history2, pyramid(target2, self.config), pyramid(target3, self.config)))
+        loss, per_scale, gradients = self._d_gradients(pairs, scale)
         self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
         return {"d_loss": loss * scale, "d_scales": per_scale * scale}
 
-    def _d_gradients(self, history, target, fakes, scale):
+    def _d_gradients(self, pairs, scale):
+        """L_D summed over (history, real frames, fake frames) triples, and its gradient."""
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(history, models.pyramid(target, self.config))
-            fake_logits = self.discriminator(history, fakes)
-            loss, per_scale = losses.combined_discriminator_loss(real_logits, fake_logits)
+            per_scale = 0.0
+            for history, reals, fakes in pairs:
+                real_logits = self.discriminator(history, reals)
+                fake_logits = self.discriminator(history, fakes)
+                per_scale += losses.combined_discriminator_loss(real_logits, fake_logits)[1]
+            loss = tf.reduce_sum(per_scale)
             scaled = self.d_optimizer.scale_loss(loss * scale)
         return loss, per_scale, tape.gradient(scaled, self.discriminator.trainable_variables)
+
+    def _diagnose(self, g_clips, d_clips):
+        history, target = split_clip(to_unit(d_clips), self.config.hist_len)
+        fakes = self.generator(history)
+        d_fake = [tf.reduce_mean(tf.sigmoid(logit)) for logit in self.discriminator(history, fakes)]
+        history, target = split_clip(to_unit(g_clips), self.config.hist_len)
+        predictions = [tf.stop_gradient(p) for p in self.generator(history)]
+        targets = models.pyramid(target, self.config)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(predictions)
+            logits = self.discriminator(history, predictions)
+            _, terms = losses.combined_generator_loss(predictions, targets, logits, self.config)
+            adversarial = self.config.lam_adv * tf.reduce_sum(terms["adv"])
+            rest = self.config.lam_lp * tf.reduce_sum(terms["lp"])
+            rest += self.config.lam_gdl * tf.reduce_sum(terms["gdl"])
+        adv_norms = tf.stack([tf.norm(g) for g in tape.gradient(adversarial, predictions)])
+        rest_norms = tf.stack([tf.norm(g) for g in tape.gradient(rest, predictions)])
+        del tape
+        return {
+            "d_real": self._real_sigmoids(d_clips),
+            "d_fake": tf.stack(d_fake),
+            "adv_share": adv_norms / tf.maximum(adv_norms + rest_norms, 1e-30),
+        }
+
+    def _real_sigmoids(self, clips):
+        history, target = split_clip(to_unit(clips), self.config.hist_len)
+        logits = self.discriminator(history, models.pyramid(target, self.config))
+        return tf.stack([tf.reduce_mean(tf.sigmoid(logit)) for logit in logits])
 
     def _g_update(self, clips, scale):
         history, target = split_clip(to_unit(clips), self.config.hist_len)
