@@ -519,6 +519,6 @@ def write_gifs(folder: Path, names, sequences, predictions: dict[str, np.ndarray
     for i, name in enumerate(names):
         inputs = sequences[i, :hist_len]
         panels = [sequences[i]] + [np.concatenate([inputs, p[i]]) for p in predictions.values()]
-        frames = viz.side_by_side(panels, ["truth", *predictions])
+        frames = viz.side_by_side(panels, ["truth", *predictions], inputs=hist_len)
         with files.replacing(folder / f"{name}.gif") as tmp:
             iio.imwrite(tmp, frames, extension=".gif", duration=outputs.GIF_FRAME_MS, loop=0)

@@ -189,7 +189,7 @@ def episode_scores(predict, test_dir, settings: Settings, progress: bool = False
     episode: {"episodes": names, metric: {region: float (episodes, R) as lists}}."""
     from avgkit import evaluate
 
-    sequences, names, inputs, masks = _test_windows(str(test_dir), settings)
+    sequences, names, inputs, masks = evaluation_windows(str(test_dir), settings)
     truths = sequences[:, config_lib.HIST_LEN :]
     values = evaluate.score(predict(inputs, settings.recursions), truths, masks, progress)
     episodes = sorted(set(names))
@@ -205,7 +205,7 @@ def episode_scores(predict, test_dir, settings: Settings, progress: bool = False
 _WINDOWS: dict = {}
 
 
-def _test_windows(test_dir: str, settings: Settings):
+def evaluation_windows(test_dir: str, settings: Settings):
     """The test windows (uint8 sequences, episode names, model inputs, moving-area masks),
     computed once per process."""
     from avgkit import evaluate

@@ -7,7 +7,9 @@
   episodes; the checks the issue asks of the best non-adversarial model; D's diagnostics at the
   end of each adversarial run;
 - `<out>/summary.md`: the same as tables to read;
-- `<out>/diagnostics.png`: D's diagnostics over training, per scale.
+- `<out>/diagnostics.png`: D's diagnostics over training, per scale;
+- `<out>/rollout.png`: one test window, the truth beside the best l1_gdl and adv_gdl runs and
+  the baselines at horizons 1, 4, 8 and 16.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from avgkit import files
-from avgkit.study import PAIRS, Settings, baseline_scores
+from avgkit.study import PAIRS, SHIPPABLE, Settings, baseline_scores
 
 METRICS = ("psnr", "ssim", "sharp_diff", "crispness")
 REGIONS = ("whole", "moving")
 CHECK_HORIZONS = 8  # the best non-adversarial model must beat both baselines at 1..8 (moving)
 DIAGNOSTICS = ("d_real", "d_fake", "d_heldout", "adv_share")
+ROLLOUT_WINDOW = 0  # the test window rollout.png shows: the first of the first test episode
+ROLLOUT_HORIZONS = (1, 4, 8, 16)
 
 
 def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settings()) -> Path:
@@ -68,7 +72,54 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
     curves = {name: run["curves"] for name, run in runs.items() if _has_d(run)}
     if curves:
         _plot_diagnostics(curves, out / "diagnostics.png")
+    best = {loss: best_run(summary, runs, loss) for loss in SHIPPABLE}
+    shown = {loss: name for loss, name in best.items() if name}
+    if shown:
+        _plot_rollout(out, test_dir, settings, shown, runs)
     return out / "summary.json"
+
+
+def best_run(summary: dict, runs: dict, loss: str) -> str | None:
+    """The run of `loss` with the highest moving-area PSNR over horizons 1..8, or None."""
+    names = [name for name, run in runs.items() if run["loss"] == loss]
+    if not names:
+        return None
+    return max(
+        names,
+        key=lambda n: float(np.mean(summary["means"][n]["psnr"]["moving"][:CHECK_HORIZONS])),
+    )
+
+
+def _plot_rollout(out: Path, test_dir, settings: Settings, shown: dict, runs: dict) -> None:
+    """Window ROLLOUT_WINDOW of the test set: truth, `shown` runs ({loss: run}) and baselines."""
+    import matplotlib.pyplot as plt
+
+    from avgkit import config, evaluate, models, pretrained, viz
+    from avgkit.study import evaluation_windows
+
+    sequences, names, inputs, _ = evaluation_windows(str(test_dir), settings)
+    window = inputs[ROLLOUT_WINDOW : ROLLOUT_WINDOW + 1]
+    horizons = [h for h in ROLLOUT_HORIZONS if h <= settings.recursions]
+    depth = max(horizons)
+    rows, labels = (
+        [sequences[ROLLOUT_WINDOW, [config.HIST_LEN + h - 1 for h in horizons]]],
+        ["truth"],
+    )
+    for loss, name in shown.items():
+        generator = models.build_generator(config.from_dict(runs[name]["config"]))
+        pretrained.load_weights(generator, out / "weights" / f"{name}.npz")
+        rows.append(evaluate.rollout(generator, window, depth)[0, [h - 1 for h in horizons]])
+        labels.append(loss)
+    for baseline, predict in evaluate.BASELINES.items():
+        rows.append(predict(window, depth)[0, [h - 1 for h in horizons]])
+        labels.append(baseline)
+    figure = viz.frame_grid(
+        rows, labels, [f"t+{h}" for h in horizons], height=2.4,
+        suptitle=f"{names[ROLLOUT_WINDOW]}, recursive predictions",
+    )  # fmt: skip
+    with files.replacing(out / "rollout.png") as tmp:
+        figure.savefig(tmp, format="png", dpi=70)
+    plt.close(figure)
 
 
 def _has_d(run: dict) -> bool:
@@ -128,7 +179,8 @@ def _checks(summary: dict, runs: dict) -> dict:
     """The best non-adversarial run (highest moving-area PSNR over horizons 1..8): does it beat
     copy_last and flow there at every horizon, and copy_last on the whole frame at t+1, with the
     intervals above 0?"""
-    candidates = [name for name, run in runs.items() if run["loss"] in ("l2", "l1_gdl")]
+    found = [best_run(summary, runs, loss) for loss in ("l2", "l1_gdl")]
+    candidates = [name for name in found if name]
     if not candidates:
         return {}
 
@@ -180,6 +232,27 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_text(table: dict, horizons=(1, 2, 4, 8, 16), metrics=METRICS) -> str:
+    """One paired table of `summary["paired"]` as text: a row per metric and region, the mean
+    difference and its 95% interval at each horizon."""
+    from avgkit import viz
+
+    rows = []
+    for m in metrics:
+        digits = 3 if m in ("ssim", "crispness") else 2
+        for r in REGIONS:
+            cell = table[m][r]
+            rows.append(
+                [m, r]
+                + [
+                    f"{cell['mean'][h - 1]:+.{digits}f} "
+                    f"[{cell['ci_low'][h - 1]:+.{digits}f}, {cell['ci_high'][h - 1]:+.{digits}f}]"
+                    for h in horizons
+                ]
+            )
+    return viz.text_table(["metric", "region", *(f"t+{h}" for h in horizons)], rows)
+
+
 def _table(table: dict, horizons) -> list[str]:
     lines = ["| metric | region | " + " | ".join(f"t+{h}" for h in horizons) + " |"]
     lines.append("| --- | --- |" + " --- |" * len(horizons))
@@ -201,23 +274,9 @@ def _table(table: dict, horizons) -> list[str]:
 def _plot_diagnostics(curves: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(
-        len(curves), 4, figsize=(16, 2.8 * len(curves)), squeeze=False, sharex=True
-    )
-    for row, (name, curve) in zip(axes, curves.items()):
-        steps = np.array(curve["step"], np.float64)
-        for k, axis in enumerate(row):
-            for key, style in (("d_real", "-"), ("d_fake", "-"), ("d_heldout", "o")):
-                values = np.array([np.nan if v is None else v for v in curve[f"{key}_{k}"]])
-                present = ~np.isnan(values)
-                axis.plot(steps[present], values[present], style, ms=3, label=f"σ(D) {key[2:]}")
-            share = np.array([np.nan if v is None else v for v in curve[f"adv_share_{k}"]])
-            axis.plot(steps, share, ":", color="k", label="adversarial share of G's gradient")
-            axis.set_ylim(0, 1)
-            axis.set_title(f"{name}, scale {k}", fontsize=9)
-    axes[-1][0].set_xlabel("step")
-    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
-    figure.tight_layout()
+    from avgkit import viz
+
+    figure = viz.discriminator_curves(curves)
     with files.replacing(path) as tmp:
         figure.savefig(tmp, format="png", dpi=80)
     plt.close(figure)

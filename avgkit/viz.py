@@ -44,6 +44,26 @@ def frame_grid(rows, row_labels=None, titles=None, height: float = 2.6, suptitle
     return fig
 
 
+def fixed_batch_steps(grids, steps, cell: float = 1.3):
+    """The fixed batch as training goes, from the grids a run saved (`train.outputs.
+    fixed_batch_grid`: a row per clip, its last input | prediction | truth, square crops).
+    A row per clip: its last input, the truth, then the prediction at each of `steps`.
+    grids: uint8 (n * s, 3 * s, 3), one per step. Returns the figure."""
+    grids = [np.asarray(grid) for grid in grids]
+    size = grids[0].shape[1] // 3
+    count = grids[0].shape[0] // size
+
+    def part(grid, clip, column):
+        return grid[clip * size : (clip + 1) * size, column * size : (column + 1) * size]
+
+    rows = [
+        np.stack([part(grids[-1], i, 0), part(grids[-1], i, 2)] + [part(g, i, 1) for g in grids])
+        for i in range(count)
+    ]
+    titles = ["last input", "truth", *(f"step {step}" for step in steps)]
+    return frame_grid(rows, [f"clip {i + 1}" for i in range(count)], titles, height=cell)
+
+
 def clip_grid(clips, hist_len: int, labels=None, cell: float = 1.3):
     """One clip a row, its frames left to right, the target last.
 
@@ -135,6 +155,35 @@ def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[ends] - sums[starts]) / (ends - starts)
 
 
+def discriminator_curves(curves: dict, scales: int = 4):
+    """D's diagnostics over training, a row per run and a panel per scale: the mean sigmoid of D
+    on real, generated and held-out real frames, and the adversarial term's share of the
+    gradient reaching G's output. curves: {run: {column: values}} with the stats log's columns
+    ("step", "d_real_<k>", "d_fake_<k>", "d_heldout_<k>", "adv_share_<k>"; None or NaN where
+    not logged). Returns the figure."""
+    fig, axes = plt.subplots(
+        len(curves), scales, figsize=(3.4 * scales + 2.6, 2.6 * len(curves)), squeeze=False
+    )
+    for row, (name, curve) in zip(axes, curves.items()):
+        steps = np.array(curve["step"], np.float64)
+        for k, axis in enumerate(row):
+            for key, style, label in (
+                ("d_real", "-", "σ(D) on real frames"),
+                ("d_fake", "-", "σ(D) on generated frames"),
+                ("d_heldout", "o", "σ(D) on held-out real frames"),
+                ("adv_share", ":", "adversarial share of G's gradient"),
+            ):
+                values = np.array([np.nan if v is None else v for v in curve[f"{key}_{k}"]], float)
+                shown = ~np.isnan(values)
+                axis.plot(steps[shown], values[shown], style, ms=3, label=label)
+            axis.set_ylim(0, 1)
+            axis.set_title(f"{name}, scale {k}", fontsize=9)
+            axis.set_xlabel("step", fontsize=8)
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def text_table(header, rows) -> str:
     """An aligned plain-text table to print (no pandas needed): `header` names the columns,
     `rows` are lists of values. The first column is aligned left, the others right; integers
@@ -159,16 +208,20 @@ def text_table(header, rows) -> str:
 
 
 def horizon_curves(rows, titles: dict):
-    """An evaluation's scores against the horizon: a panel per metric (titles: {metric: panel
-    title}), a colour per predictor, a line style per region (whole frame solid, moving areas
-    dashed), the 95% interval shaded. rows: dicts with predictor, horizon, metric, region, mean,
-    ci_low and ci_high, as `avgkit.evaluate.Results.rows` gives. Returns the figure."""
+    """An evaluation's scores against the horizon: a column per metric (titles: {metric: panel
+    title}), a row per region (whole frame, moving areas), a colour per predictor, the 95%
+    interval shaded, the legend outside the panels. rows: dicts with predictor, horizon,
+    metric, region, mean, ci_low and ci_high, as `avgkit.evaluate.Results.rows` gives. Returns
+    the figure."""
     predictors = list(dict.fromkeys(row["predictor"] for row in rows))
     regions = list(dict.fromkeys(row["region"] for row in rows))
-    fig, axes = plt.subplots(1, len(titles), figsize=(4.4 * len(titles), 3.6), squeeze=False)
-    for (metric, title), axis in zip(titles.items(), axes[0], strict=True):
-        for index, predictor in enumerate(predictors):
-            for region, style in zip(regions, ("-", "--", ":")):
+    fig, axes = plt.subplots(
+        len(regions), len(titles), figsize=(3.9 * len(titles) + 1.8, 3.0 * len(regions)),
+        squeeze=False, sharex=True,
+    )  # fmt: skip
+    for r, region in enumerate(regions):
+        for (metric, title), axis in zip(titles.items(), axes[r], strict=True):
+            for index, predictor in enumerate(predictors):
                 line = [
                     row
                     for row in rows
@@ -181,29 +234,37 @@ def horizon_curves(rows, titles: dict):
                     for key in ("mean", "ci_low", "ci_high")
                 )
                 color = f"C{index}"
-                label = f"{predictor}, {region}"
-                axis.plot(horizons, mean, style, marker=".", color=color, label=label)
+                axis.plot(horizons, mean, marker=".", color=color, label=predictor)
                 axis.fill_between(horizons, low, high, color=color, alpha=0.15, linewidth=0)
-        axis.set_title(title, fontsize=10)
-        axis.set_xlabel("horizon (predicted frame)")
-        axis.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
+            axis.set_title(f"{title}, {region}", fontsize=9)
+            axis.grid(alpha=0.3)
+            if r == len(regions) - 1:
+                axis.set_xlabel("horizon (predicted frame)")
+    axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return fig
 
 
-def side_by_side(panels, labels, header: int = 14) -> np.ndarray:
+def side_by_side(panels, labels, header: int = 14, inputs: int = 0) -> np.ndarray:
     """Videos next to each other under their labels, for a GIF. panels: a list of (T, H, W, 3)
-    arrays of one shape, uint8 or float in [-1, 1]; labels: one per panel, cut to its width.
-    Returns uint8 (T, header + H, len(panels) * W, 3)."""
+    arrays of one shape, uint8 or float in [-1, 1]; labels: one per panel, cut to its width;
+    inputs: the first `inputs` frames are the model's inputs, marked "input i" in the header
+    and by a yellow bar, the others "t+r". Returns uint8 (T, header + H, len(panels) * W, 3)."""
     panels = [to_uint8(panel) for panel in panels]
     count, _, width = panels[0].shape[:3]
-    heads = []
-    for label in labels:
-        head = Image.new("RGB", (width, header))
-        ImageDraw.Draw(head).text((3, 1), label, fill="white")
-        heads.append(np.asarray(head))
-    strip = np.broadcast_to(np.concatenate(heads, axis=1), (count, header, len(panels) * width, 3))
+    frames = []
+    for t in range(count):
+        tag = f"input {t + 1}" if t < inputs else f"t+{t - inputs + 1}" if inputs else ""
+        heads = []
+        for label in labels:
+            head = Image.new("RGB", (width, header))
+            draw = ImageDraw.Draw(head)
+            if t < inputs:
+                draw.rectangle([0, header - 3, width, header], fill=(230, 200, 0))
+            draw.text((3, 1), f"{label} {tag}".strip(), fill="white")
+            heads.append(np.asarray(head))
+        frames.append(np.concatenate(heads, axis=1))
+    strip = np.stack(frames)
     return np.concatenate([strip, np.concatenate(panels, axis=2)], axis=1)
 
 

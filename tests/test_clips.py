@@ -263,3 +263,11 @@ def test_number_of_clips_must_be_positive(frame_root, count):
 def test_unfinished_folder_is_not_read(frame_root):
     with pytest.raises(DataError, match="no manifest.json"):
         clips.read_manifest(frame_root)
+
+
+def test_a_frame_of_another_size_is_found_whatever_the_crops_drawn(tmp_path):
+    """11 frames and one clip: the crops drawn may never read the odd frame; its header does."""
+    video = write_video(tmp_path / "Train" / "v", 11, seed=4)
+    Image.new("RGB", (40, 40)).save(video / "frame10.png")
+    with pytest.raises(DataError, match=r"frame10\.png: frame is 40x40 but the video's frames"):
+        clips.process(tmp_path / "Train", tmp_path / "clips", 1, workers=1, progress=False)

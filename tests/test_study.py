@@ -91,7 +91,8 @@ def test_the_summary_pairs_runs_episode_by_episode(finished):
     assert paired["n"] == n.tolist() and "adv - l2" not in summary["paired"]  # no l2 run
     assert summary["checks"]["best_non_adversarial"] == "main-l1_gdl-s0"
     assert set(summary["diagnostics_at_end"]) == {"main-adv_gdl-s0"}
-    assert (root / "out" / "diagnostics.png").exists() and (root / "out" / "summary.md").exists()
+    for figure in ("diagnostics.png", "rollout.png", "summary.md"):
+        assert (root / "out" / figure).exists(), figure
 
 
 def test_an_unknown_shipped_model_lists_the_names_there_are(capsys):

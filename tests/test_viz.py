@@ -77,3 +77,27 @@ def test_recursion_slider_redraws_its_picture_and_leaks_no_figure():
     slider.value = 3
     assert bytes(picture.value) != first and bytes(picture.value).startswith(b"\x89PNG")
     assert len(plt.get_fignums()) == open_before
+
+
+def test_gif_frames_mark_the_model_inputs():
+    panels = [np.zeros((6, 10, 120, 3), np.uint8)] * 2
+    frames = viz.side_by_side(panels, ["truth", "G"], header=14, inputs=4)
+    assert frames.shape == (6, 24, 240, 3)
+    bar = frames[:, 13, :, :]  # the last row of the header: the yellow bar, under the text
+    assert (bar[:4] == (230, 200, 0)).all() and not bar[4:].any()
+    assert not np.array_equal(frames[0, :11], frames[1, :11])  # "input 1" then "input 2"
+
+
+def test_horizon_curves_put_regions_in_rows_and_the_legend_outside():
+    rows = [
+        {"predictor": p, "horizon": h, "metric": m, "region": r, "mean": 1.0,
+         "ci_low": 0.5, "ci_high": 1.5}
+        for p in ("G", "copy") for h in (1, 2) for m in ("psnr", "ssim")
+        for r in ("whole", "moving")
+    ]  # fmt: skip
+    fig = viz.horizon_curves(rows, {"psnr": "PSNR", "ssim": "SSIM"})
+    titles = [axis.get_title() for axis in fig.axes]
+    assert titles == ["PSNR, whole", "SSIM, whole", "PSNR, moving", "SSIM, moving"]
+    legend = fig.axes[1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["G", "copy"]
+    plt.close(fig)

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avgkit import config, files, pretrained, study
-from avgkit.study_summary import CHECK_HORIZONS
+from avgkit import config, files, pretrained, study, study_summary
 
 REPORTED = (1, 4, 8, 16)  # horizons whose scores the provenance lists
 
@@ -33,17 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     plan = json.loads((args.study_dir / "study.json").read_text())
     settings = study.Settings(**plan["settings"])
     for loss in study.SHIPPABLE:
-        runs = [name for name, run in summary["runs"].items() if run["loss"] == loss]
-        if not runs:
+        best = study_summary.best_run(summary, summary["runs"], loss)
+        if best is None:
             print(f"no finished {loss} run in {args.study_dir}; nothing shipped for it")
             continue
-        best = max(runs, key=lambda name: _moving_psnr(summary, name))
         _ship(loss, best, summary, plan, settings, args)
     return 0
-
-
-def _moving_psnr(summary: dict, name: str) -> float:
-    return float(np.mean(summary["means"][name]["psnr"]["moving"][:CHECK_HORIZONS]))
 
 
 def _ship(loss, name, summary, plan, settings, args) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from avgkit import config, files
-from avgkit.data.frames import Video, list_videos, read_video
+from avgkit.data.frames import Video, check_frame_sizes, list_videos, read_video
 from avgkit.errors import AvgkitError, ConfigError, DataError
 
 MANIFEST = "manifest.json"
@@ -271,8 +271,11 @@ def _score_tries(scores, clips, run_of_clip, tables, ys, xs, size, spec, unfilte
 
 
 def _frame_shape(video: Video, spec: ClipSpec) -> tuple:
-    """The frame shape of a video (from its first frame); DataError if smaller than a crop."""
+    """The frame shape of a video (from its first frame); DataError if smaller than a crop, or
+    naming the first frame whose size (read from its header, nothing decoded) differs, so the
+    error does not depend on which crops are drawn."""
     shape = read_video(video, [0]).shape[1:]
+    check_frame_sizes(video, (shape[1], shape[0]))
     if min(shape[:2]) < spec.crop_size:
         raise DataError(
             f"{video.frames[0]}: frame is {shape[1]}x{shape[0]}, smaller than the "

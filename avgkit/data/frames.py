@@ -97,6 +97,22 @@ def read_video(video: Video, indices=None, shape: tuple | None = None) -> np.nda
     return np.stack(frames)
 
 
+def check_frame_sizes(video: Video, size: tuple[int, int]) -> None:
+    """DataError naming the first frame of `video` whose (width, height), read from its image
+    header without decoding, is not `size`, or whose header is unreadable."""
+    for path in video.frames:
+        try:
+            with Image.open(path) as image:
+                found = image.size
+        except (OSError, SyntaxError, ValueError) as error:
+            raise DataError(f"{path}: not a readable image ({error})") from None
+        if found != tuple(size):
+            raise DataError(
+                f"{path}: frame is {found[0]}x{found[1]} but the video's frames are "
+                f"{size[0]}x{size[1]} (width x height); all frames of a video must have one size"
+            )
+
+
 def to_uint8(images) -> np.ndarray:
     """Images as uint8 [0, 255]: uint8 passes through, float in [-1, 1] is rounded and clipped."""
     images = np.asarray(images)
