@@ -15,7 +15,7 @@ STEP = 2  # pixels right per frame
 TURN = 6  # pixels up or down in the target frame
 BACKGROUND = (20, 20, 90)  # dark blue, a Ms. Pac-Man-like maze floor
 COLOUR = (250, 220, 40)  # yellow
-FUTURES = ("up", "down", "average")
+FUTURES = ("up", "down", "average", "no sprite")
 
 
 def two_futures(count: int, rng: np.random.Generator, size: int = 32, hist_len: int = 4):
@@ -41,11 +41,13 @@ def two_futures(count: int, rng: np.random.Generator, size: int = 32, hist_len: 
 
 
 def nearest_future(predictions, up, down) -> np.ndarray:
-    """Which of "up", "down" and "average" ((up + down) / 2) each prediction is nearest to, by
-    mean squared distance. predictions: float (n, H, W, 3) in [-1, 1]; up, down: uint8 targets.
-    Returns an array of n names."""
+    """Which of FUTURES each prediction is nearest to, by mean squared distance: "up", "down",
+    "average" ((up + down) / 2: both sprites at half strength) or "no sprite" (the background
+    alone). predictions: float (n, H, W, 3) in [-1, 1]; up, down: uint8 targets. Returns an
+    array of n names."""
     up, down = (np.asarray(x, np.float64) / 127.5 - 1.0 for x in (up, down))
-    candidates = np.stack([up, down, (up + down) / 2])  # (3, n, H, W, 3)
+    empty = np.broadcast_to(np.array(BACKGROUND) / 127.5 - 1.0, up.shape)
+    candidates = np.stack([up, down, (up + down) / 2, empty])  # (4, n, H, W, 3)
     distances = np.mean((candidates - np.asarray(predictions, np.float64)) ** 2, axis=(2, 3, 4))
     return np.array(FUTURES)[np.argmin(distances, axis=0)]
 

@@ -44,7 +44,7 @@ def frame_grid(rows, row_labels=None, titles=None, height: float = 2.6, suptitle
     return fig
 
 
-def fixed_batch_steps(grids, steps, cell: float = 1.3):
+def fixed_batch_steps(grids, steps, cell: float = 1.3, suptitle: str | None = None):
     """The fixed batch as training goes, from the grids a run saved (`train.outputs.
     fixed_batch_grid`: a row per clip, its last input | prediction | truth, square crops).
     A row per clip: its last input, the truth, then the prediction at each of `steps`.
@@ -61,7 +61,8 @@ def fixed_batch_steps(grids, steps, cell: float = 1.3):
         for i in range(count)
     ]
     titles = ["last input", "truth", *(f"step {step}" for step in steps)]
-    return frame_grid(rows, [f"clip {i + 1}" for i in range(count)], titles, height=cell)
+    labels = [f"clip {i + 1}" for i in range(count)]
+    return frame_grid(rows, labels, titles, height=cell, suptitle=suptitle)
 
 
 def clip_grid(clips, hist_len: int, labels=None, cell: float = 1.3):

@@ -27,3 +27,5 @@ def test_nearest_future_by_hand():
     unit = lambda x: x.astype(np.float64) / 127.5 - 1  # noqa: E731
     predictions = np.stack([unit(up[0]), unit(down[1]), (unit(up[2]) + unit(down[2])) / 2])
     assert list(toys.nearest_future(predictions, up, down)) == ["up", "down", "average"]
+    background = np.broadcast_to(unit(np.array(toys.BACKGROUND)), (1, 32, 32, 3))
+    assert list(toys.nearest_future(background, up[:1], down[:1])) == ["no sprite"]

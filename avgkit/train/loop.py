@@ -135,7 +135,7 @@ def train(
     chief = distribute.is_chief()
     checkpoints = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp())
     manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints, CHECKPOINTS_KEPT)
-    source = source or tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    source = source or latest_readable(run_dir / "checkpoints", say)
     if source:
         restore(trainer, source)
     start = int(trainer.step.numpy())
@@ -206,7 +206,8 @@ def prepare_run(run_dir: Path, config: Config, overwrite: bool) -> None:
 
 def resolve_checkpoint(path: str | Path, config: Config | None = None) -> str:
     """The checkpoint prefix at `path`: a ckpt-<step> prefix itself, or the latest checkpoint
-    of a checkpoints folder or of a run folder. Refuses one of another preset than `config`."""
+    of a checkpoints folder or of a run folder. Refuses one of another preset than `config`,
+    and one whose files are damaged."""
     path = Path(path)
     found = None
     if path.is_dir():
@@ -226,6 +227,7 @@ def resolve_checkpoint(path: str | Path, config: Config | None = None) -> str:
             f"{found}: a checkpoint of preset {saved.name!r}; this run is preset {config.name!r} "
             f"(pass --preset {saved.name} to use it)"
         )
+    _check_readable(found)
     return found
 
 
@@ -235,8 +237,41 @@ def saved_step(run_dir: str | Path) -> int:
     return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
+def latest_readable(folder: Path, say=None) -> str | None:
+    """The newest checkpoint of `folder` whose files can be read whole; each newer one that
+    cannot is skipped, and `say` (print-like) tells which and why. None if there is none."""
+    say = say or _quiet
+    state = tf.train.get_checkpoint_state(str(folder))
+    for checkpoint in reversed(list(state.all_model_checkpoint_paths) if state else []):
+        reason = damage(checkpoint)
+        if reason is None:
+            return checkpoint
+        say(f"skipping {checkpoint}: damaged ({reason}); trying the one before")
+    return None
+
+
+def damage(checkpoint: str) -> str | None:
+    """Why the files of `checkpoint` cannot be read (a cut data file, an overwritten index), or
+    None if every tensor in them reads."""
+    try:
+        reader = tf.train.load_checkpoint(checkpoint)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as error:  # the reader raises several kinds: DataLossError, IndexError, ...
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return None
+
+
+def _check_readable(checkpoint: str) -> None:
+    reason = damage(checkpoint)
+    if reason is not None:
+        raise AvgkitError(f"{checkpoint}: damaged checkpoint, its files cannot be read ({reason})")
+
+
 def restore(trainer: Trainer, checkpoint: str) -> None:
-    """Load models, optimizers and step from `checkpoint`; AvgkitError if it does not fit."""
+    """Load models, optimizers and step from `checkpoint`; AvgkitError if its files are
+    damaged or it does not fit the trainer's preset."""
+    _check_readable(checkpoint)
     try:
         trainer.checkpoint.restore(checkpoint).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
