@@ -61,7 +61,7 @@ def test_resuming_skips_a_damaged_checkpoint_and_goes_on(trained, tmp_path, how)
 
 
 def test_the_resumed_run_names_what_it_skipped(trained, tmp_path, capsys):
-    run = damaged_copy(trained, tmp_path, "cut")
+    damaged_copy(trained, tmp_path, "cut")  # tmp_path/run, resumed below by its name
     code = cli.main(["train", "-c", str(trained / "clips"), "-n", "run", "--runs_dir",
                      str(tmp_path), "--preset", "tiny", "-a", "f", "--steps", "5",
                      "--test_freq", "100"])  # fmt: skip
