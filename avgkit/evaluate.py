@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from avgkit import files, metrics, pretrained
+from avgkit import checkpoints, files, metrics, models, pretrained
 from avgkit.config import HIST_LEN, Config
 from avgkit.data import pipeline
 from avgkit.data.frames import to_uint8
@@ -50,6 +50,7 @@ METRIC_TITLES = {
 }
 REGIONS = ("whole", "moving")
 SUMMARY_HORIZONS = (1, 2, 8, 64)  # 64: the recursion depth of the TF1 README's figure
+GIF_FRAME_MS = 250  # four frames a second, in every GIF avgkit writes
 CSV_COLUMNS = ("predictor", "horizon", "metric", "region", "mean", "ci_low", "ci_high", "n")
 # t(0.975, df) for df = 1..30 (Student's t); larger df use a Cornish-Fisher expansion
 T975 = (
@@ -336,7 +337,7 @@ def evaluate(
     under out_dir (runs/<name>).
 
     load_paths: checkpoints, checkpoints folders or run folders (see
-    `avgkit.train.resolve_checkpoint`), each labelled by its run folder's name. config: the
+    `avgkit.checkpoints.resolve_checkpoint`), each labelled by its run folder's name. config: the
     preset they must be of (default: each one's config.json). per_video: test sequences taken
     from each test video (`pipeline.test_sequences`). labels: names for the checkpoints, one per
     load path, instead of their run folders' names.
@@ -371,7 +372,7 @@ def evaluate(
 
 def load_generator(path: str | Path, config: Config | None = None):
     """G restored from a checkpoint, checkpoints folder or run folder (as
-    `avgkit.train.resolve_checkpoint` finds it), built with the config.json beside it, else
+    `avgkit.checkpoints.resolve_checkpoint` finds it), built with the config.json beside it, else
     `config`; a checkpoint of another preset than `config` is refused. `pretrained:NAME` loads
     a model shipped in the package (`avgkit.pretrained`)."""
     return _checkpoint_predictor(path, config).generator()
@@ -388,13 +389,11 @@ class CheckpointPredictor:
     progress: bool = False
 
     def generator(self):
-        from avgkit import train  # avgkit.train imports this module
-
         if self.checkpoint.startswith(pretrained.PREFIX):
             return pretrained.load(self.checkpoint)
-        trainer = train.Trainer(self.config, adversarial=False)
-        train.restore(trainer, self.checkpoint)
-        return trainer.generator
+        generator = models.build_generator(self.config)
+        checkpoints.restore_generator(generator, self.checkpoint)
+        return generator
 
     def __call__(self, inputs, recursions: int) -> np.ndarray:
         return rollout(self.generator(), inputs, recursions, self.batch_size, self.progress)
@@ -411,7 +410,6 @@ def checkpoint_predictors(
     against `config`'s preset and run with the config.json beside it (else `config`). Labels:
     `labels` if given, else the run folder's name, with the checkpoint's name added when two
     come from one run."""
-
     if labels is not None and len(labels) != len(load_paths):
         raise ConfigError(f"{len(labels)} labels for {len(load_paths)} checkpoints")
     found = {}
@@ -434,8 +432,6 @@ def checkpoint_predictors(
 def _checkpoint_predictor(path, config: Config | None, batch_size=8, progress=False):
     """The predictor of a checkpoint, checkpoints folder, run folder or `pretrained:NAME`,
     checked against `config`'s preset."""
-    from avgkit import train
-
     if str(path).startswith(pretrained.PREFIX):
         saved = pretrained.config(str(path))
         if config is not None and saved.name != config.name:
@@ -443,9 +439,9 @@ def _checkpoint_predictor(path, config: Config | None, batch_size=8, progress=Fa
                 f"-l/--load_path {path}: a model of preset {saved.name!r}, not {config.name!r}"
             )
         return CheckpointPredictor(str(path), saved, batch_size, progress)
-    source = train.resolve_checkpoint(path, config)
+    source = checkpoints.resolve_checkpoint(path, config)
     return CheckpointPredictor(
-        source, train.checkpoint_config(source, config), batch_size, progress
+        source, checkpoints.checkpoint_config(source, config), batch_size, progress
     )
 
 
@@ -513,7 +509,6 @@ def write_gifs(folder: Path, names, sequences, predictions: dict[str, np.ndarray
     """<name>.gif per sequence: truth | each prediction, left to right, each led by the inputs.
     sequences: uint8 (N, hist_len + R, H, W, 3); predictions: {label: uint8 (N, R, H, W, 3)}."""
     from avgkit import viz
-    from avgkit.train import outputs
 
     hist_len = sequences.shape[1] - next(iter(predictions.values())).shape[1]
     for i, name in enumerate(names):
@@ -521,4 +516,4 @@ def write_gifs(folder: Path, names, sequences, predictions: dict[str, np.ndarray
         panels = [sequences[i]] + [np.concatenate([inputs, p[i]]) for p in predictions.values()]
         frames = viz.side_by_side(panels, ["truth", *predictions], inputs=hist_len)
         with files.replacing(folder / f"{name}.gif") as tmp:
-            iio.imwrite(tmp, frames, extension=".gif", duration=outputs.GIF_FRAME_MS, loop=0)
+            iio.imwrite(tmp, frames, extension=".gif", duration=GIF_FRAME_MS, loop=0)

@@ -255,11 +255,11 @@ def machine() -> dict:
 
 
 def _generator(run_dir: Path, config):
-    from avgkit import train
+    from avgkit import checkpoints, models
 
-    trainer = train.Trainer(config, adversarial=False)
-    train.restore(trainer, train.resolve_checkpoint(run_dir, config))
-    return trainer.generator
+    generator = models.build_generator(config)
+    checkpoints.restore_generator(generator, checkpoints.resolve_checkpoint(run_dir, config))
+    return generator
 
 
 def rollout_predictor(generator):

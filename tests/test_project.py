@@ -90,3 +90,15 @@ def test_nbclean_strips_what_papermill_adds(tmp_path):
     assert cell.execution_count is None and cell.outputs[0]["execution_count"] is None
     assert len(cell.outputs) == 1 and "papermill" not in cell.metadata
     assert not nbclean.clean(notebook)
+
+
+def test_evaluation_and_checkpoints_import_nothing_from_training():
+    """Dependencies point one way: train -> evaluate -> checkpoints, never back."""
+    for module in ("evaluate.py", "checkpoints.py", "pretrained/__init__.py"):
+        imported = []
+        for node in ast.walk(ast.parse((ROOT / "avgkit" / module).read_text())):
+            if isinstance(node, ast.Import):
+                imported += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                imported += [f"{node.module}.{alias.name}" for alias in node.names]
+        assert not [name for name in imported if name.startswith("avgkit.train")], module

@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from avgkit import checkpoints, evaluate, files
 from avgkit import config as config_lib
-from avgkit import evaluate, files
 from avgkit.config import Config
 from avgkit.data import clips as clips_lib
 from avgkit.data import frames as frames_lib
@@ -123,7 +123,7 @@ def train(
     say = tqdm.write if progress else _quiet
     batches = ShardBatches(clips_dir, config, seed)
     run_dir = Path(run_dir)
-    source = resolve_checkpoint(load_path, config) if load_path else None
+    source = checkpoints.resolve_checkpoint(load_path, config) if load_path else None
     if source and overwrite and run_dir.resolve() in Path(source).resolve().parents:
         raise ConfigError(f"-l/--load_path {source}: inside the run that -O/--overwrite deletes")
     prepare_run(run_dir, config, overwrite)
@@ -133,9 +133,9 @@ def train(
     # Every worker saves (a collective operation); only the chief into the run folder. All
     # resume from the chief's checkpoints, so the run folder must be on a shared file system.
     chief = distribute.is_chief()
-    checkpoints = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp())
-    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoints, CHECKPOINTS_KEPT)
-    source = source or latest_readable(run_dir / "checkpoints", say)
+    checkpoint_dir = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp())
+    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir, CHECKPOINTS_KEPT)
+    source = source or checkpoints.latest_readable(run_dir / "checkpoints", say)
     if source:
         restore(trainer, source)
     start = int(trainer.step.numpy())
@@ -171,8 +171,8 @@ def test(
     run_dir = Path(run_dir)
     if not load_path and tf.train.latest_checkpoint(str(run_dir / "checkpoints")) is None:
         raise ConfigError(f"{run_dir}: no checkpoint to test; train first or pass -l/--load_path")
-    source = resolve_checkpoint(load_path or run_dir, config)
-    config = checkpoint_config(source, config)
+    source = checkpoints.resolve_checkpoint(load_path or run_dir, config)
+    config = checkpoints.checkpoint_config(source, config)
     tests = _load_tests(test_dir, config, recursions)
     trainer = Trainer(config)
     restore(trainer, source)
@@ -204,74 +204,10 @@ def prepare_run(run_dir: Path, config: Config, overwrite: bool) -> None:
         config.save(saved)
 
 
-def resolve_checkpoint(path: str | Path, config: Config | None = None) -> str:
-    """The checkpoint prefix at `path`: a ckpt-<step> prefix itself, or the latest checkpoint
-    of a checkpoints folder or of a run folder. Refuses one of another preset than `config`,
-    and one whose files are damaged."""
-    path = Path(path)
-    found = None
-    if path.is_dir():
-        found = tf.train.latest_checkpoint(str(path)) or tf.train.latest_checkpoint(
-            str(path / "checkpoints")
-        )
-    elif Path(f"{path}.index").exists():
-        found = str(path)
-    if found is None:
-        raise ConfigError(
-            f"-l/--load_path {path}: no checkpoint there; expected a checkpoint such as "
-            "runs/<name>/checkpoints/ckpt-1000, a checkpoints folder or a run folder"
-        )
-    saved = config_beside(found)
-    if config is not None and saved is not None and saved.name != config.name:
-        raise ConfigError(
-            f"{found}: a checkpoint of preset {saved.name!r}; this run is preset {config.name!r} "
-            f"(pass --preset {saved.name} to use it)"
-        )
-    _check_readable(found)
-    return found
-
-
-def saved_step(run_dir: str | Path) -> int:
-    """The step of the latest checkpoint of `run_dir` (its number, ckpt-<step>); 0 if none."""
-    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
-
-
-def latest_readable(folder: Path, say=None) -> str | None:
-    """The newest checkpoint of `folder` whose files can be read whole; each newer one that
-    cannot is skipped, and `say` (print-like) tells which and why. None if there is none."""
-    say = say or _quiet
-    state = tf.train.get_checkpoint_state(str(folder))
-    for checkpoint in reversed(list(state.all_model_checkpoint_paths) if state else []):
-        reason = damage(checkpoint)
-        if reason is None:
-            return checkpoint
-        say(f"skipping {checkpoint}: damaged ({reason}); trying the one before")
-    return None
-
-
-def damage(checkpoint: str) -> str | None:
-    """Why the files of `checkpoint` cannot be read (a cut data file, an overwritten index), or
-    None if every tensor in them reads."""
-    try:
-        reader = tf.train.load_checkpoint(checkpoint)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except Exception as error:  # the reader raises several kinds: DataLossError, IndexError, ...
-        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return None
-
-
-def _check_readable(checkpoint: str) -> None:
-    reason = damage(checkpoint)
-    if reason is not None:
-        raise AvgkitError(f"{checkpoint}: damaged checkpoint, its files cannot be read ({reason})")
-
-
 def restore(trainer: Trainer, checkpoint: str) -> None:
     """Load models, optimizers and step from `checkpoint`; AvgkitError if its files are
     damaged or it does not fit the trainer's preset."""
-    _check_readable(checkpoint)
+    checkpoints.check_readable(checkpoint)
     try:
         trainer.checkpoint.restore(checkpoint).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
@@ -481,22 +417,6 @@ def _check_same_config(found: Config, config: Config, run_dir: Path) -> None:
             f"{run_dir}: holds a {found.name} run with another config ({', '.join(fields)} "
             f"differ); {hint}"
         )
-
-
-def config_beside(checkpoint: str) -> Config | None:
-    """The config.json of the run a checkpoint belongs to (runs/<name>/checkpoints/ckpt-N)."""
-    for folder in Path(checkpoint).parents[:2]:
-        if (folder / "config.json").exists():
-            return config_lib.load(folder / "config.json")
-    return None
-
-
-def checkpoint_config(checkpoint: str, config: Config | None = None) -> Config:
-    """The config a checkpoint was trained with (the config.json of its run), else `config`."""
-    saved = config_beside(checkpoint) or config
-    if saved is None:
-        raise ConfigError(f"{checkpoint}: no config.json beside it; pass --preset")
-    return saved
 
 
 def _scales(values) -> str:

@@ -17,8 +17,8 @@ import numpy as np
 
 from avgkit import files
 from avgkit.data.frames import to_uint8
+from avgkit.evaluate import GIF_FRAME_MS
 
-GIF_FRAME_MS = 250  # four frames a second
 LOG_COLUMNS = ("step", "g_loss", "d_loss", "psnr", "sharp_diff", "steps_per_second")
 # D's diagnostics per scale k (avgkit.train.Trainer.diagnostics), empty without D
 DIAGNOSTIC_COLUMNS = ("d_real", "d_fake", "adv_share", "d_heldout")
