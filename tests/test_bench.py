@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from avgkit import bench, bench_train, cli, config
+from avgkit import bench, cli, config
+from avgkit.bench import train as bench_train
 from avgkit.data import atari
 
 # XLA is left out: compiling even the tiny D update took 5-25 s here

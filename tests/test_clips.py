@@ -1,9 +1,12 @@
 """Cutting clips: the TF1 movement rule, shards, manifest, determinism, resume, bad input."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,6 +191,64 @@ def test_killed_process_resumes_to_the_same_clips(tmp_path):
         assert np.array_equal(
             clips.load_shard(out / shard["file"]), clips.load_shard(whole / shard["file"])
         )
+
+
+def processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, start time) of every running process (zombies have ended), from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent, *rest = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if state != "Z":
+            found[int(stat.parent.name)] = (int(parent), rest[17])  # field 22: start time
+    return found
+
+
+def descendants(pid: int) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, start time) of the running descendants of process `pid`."""
+    table, found, parents = processes(), {}, {pid}
+    while parents:
+        children = {p: entry for p, entry in table.items() if entry[0] in parents}
+        found |= children
+        parents = set(children)
+    return found
+
+
+def still_running(spawned: dict[int, tuple[int, str]]) -> list[int]:
+    """The pids of `spawned` still running: same pid, same start time (whatever their parent)."""
+    table = processes()
+    return [pid for pid, (_, start) in spawned.items() if table.get(pid, (0, ""))[1] == start]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_workers_end_when_process_is_killed(tmp_path):
+    """SIGKILL `avgkit process` mid-run: none of the processes it started may outlive it."""
+    for index in range(4):
+        write_video(tmp_path / "Train" / f"v{index}", 40, size=(100, 120), seed=index)
+    command = [sys.executable, "-m", "avgkit.cli", "process", "-t", str(tmp_path / "Train")]
+    command += ["-c", str(tmp_path / "clips"), "-n", "200000", "--workers", "2"]
+    job = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    spawned = {}
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and job.poll() is None:
+            spawned = descendants(job.pid)
+            if sum(parent != job.pid for parent, _ in spawned.values()) >= 2:
+                break  # both workers run (children of the forkserver, a child of the job)
+            time.sleep(0.05)
+        assert job.poll() is None and len(spawned) >= 3, spawned
+        job.kill()
+        job.wait()
+        deadline = time.monotonic() + 30  # a bound on liveness, not a timing requirement
+        while time.monotonic() < deadline and still_running(spawned):
+            time.sleep(0.1)
+        assert not still_running(spawned)
+    finally:
+        job.kill()
+        for pid in still_running(spawned):  # leave no orphans behind
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_other_settings_need_overwrite(frame_root):

@@ -1,5 +1,8 @@
 """Importing video files into frame folders."""
 
+import subprocess
+import sys
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -64,3 +67,30 @@ def test_bad_videos(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="empty: no video files in it"):
         video.import_videos([tmp_path / "empty"], tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("garbage.mp4", "moov atom not found"),
+        ("truncated.mp4", "moov atom not found"),
+        ("garbage.avi", "Invalid data found when processing input"),
+    ],
+)
+def test_unreadable_video_is_one_error_line_with_ffmpegs_reason(tmp_path, name, reason):
+    """`avgkit import-video` names the file and gives ffmpeg's reason, without ffmpeg's log."""
+    path = tmp_path / name
+    if name.startswith("truncated"):
+        whole = write_mp4(tmp_path / "whole.mp4").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])  # cuts off the index (moov atom) at the end
+    else:
+        path.write_bytes(b"not really a video\n" * 10)
+    done = subprocess.run(
+        [sys.executable, "-m", "avgkit.cli", "import-video", str(path), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    errors = [line for line in lines if line and not line.startswith("import:")]  # no progress bar
+    assert errors == [f"avgkit import-video: error: {path}: not a readable video ({reason})"]

@@ -5,11 +5,18 @@ notebook on a laptop CPU; `cpu-long` trains the same model forty times longer, t
 adversarial question on a CPU; `gpu` runs the paper-size model. Each notebook runs with its folder
 as working directory, as under nbval and JupyterLab. Notebook 00 runs last, so that it shows
 this run's results.
+
+The terminal shows one line as each notebook starts and ends, papermill's bar over its cells,
+and a closing summary. The kernels' own start-up lines (TensorFlow's absl and CUDA messages,
+ipykernel's TCP warning) are written by the kernel processes to their inherited standard error,
+which this script points at `<out>/kernels.log` while its own messages keep the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,9 +76,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out / args.profile
     out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with kernel_output_to(out / "kernels.log"):
+        code = run_all(args.notebooks, out, args.profile, args.cell_timeout)
+    print(
+        f"\n{'all notebooks ran' if code == 0 else 'stopped'} in "
+        f"{(time.perf_counter() - started) / 60:.1f} min. Executed notebooks: {out}/; "
+        f"the runs, evaluations and data they made: {os.environ.get('AVGKIT_HOME', 'runs')}/ "
+        f"(training/, evaluation/, data/); kernel messages: {out / 'kernels.log'}",
+        flush=True,
+    )
+    return code
+
+
+@contextlib.contextmanager
+def kernel_output_to(log: Path):
+    """Point this process's file descriptor 2, which the kernels it starts inherit, at `log`;
+    `sys.stderr` (papermill's bar, these messages) keeps the terminal."""
+    terminal = os.dup(2)
+    saved_stderr = sys.stderr
+    with log.open("ab") as file:
+        os.dup2(file.fileno(), 2)
+        sys.stderr = os.fdopen(os.dup(terminal), "w", buffering=1)
+        try:
+            yield
+        finally:
+            sys.stderr.close()
+            sys.stderr = saved_stderr
+            os.dup2(terminal, 2)
+            os.close(terminal)
+
+
+def run_all(notebooks: list[Path], out: Path, profile: str, cell_timeout: int) -> int:
+    """Execute the notebooks in turn into `out`; 1 at the first that fails, else 0."""
     # 00_overview last: its first result is then the evaluation this run has just made
-    for notebook in sorted(args.notebooks, key=lambda path: path.name.startswith("00_")):
-        parameters = PROFILES[args.profile].get(notebook.name, {})
+    for notebook in sorted(notebooks, key=lambda path: path.name.startswith("00_")):
+        parameters = PROFILES[profile].get(notebook.name, {})
         print(f"{notebook.name}: {parameters or 'defaults'}", flush=True)
         started = time.perf_counter()
         try:
@@ -82,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=str(notebook.parent),
                 kernel_name="python3",
                 progress_bar=True,  # a bar over the cells, on stderr
-                execution_timeout=args.cell_timeout,
+                execution_timeout=cell_timeout,
             )
         except Exception as error:  # a failed or timed-out cell: name the notebook and stop
             reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import threading
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
@@ -358,7 +359,14 @@ def _run(tasks, workers):
     # server imports this module once, so each worker starts without importing it again.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    # Workers must end with this process, even when it is killed (SIGKILL): each watches a pipe
+    # whose only write end is held here, which the OS closes when this process ends. (A worker's
+    # parent is the forkserver, which lives as long as any worker, so it cannot tell them.)
+    watch, alive = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_end_with_main, initargs=(watch,)
+    )
+    with alive, watch, pool:  # closed in reverse order: the pool shuts down first
         try:
             yield from pool.map(_make_shard, tasks, chunksize=1)
         except BrokenProcessPool:
@@ -367,6 +375,17 @@ def _run(tasks, workers):
                 "started from a script without `if __name__ == '__main__':` around the call); "
                 "finished shards are kept; rerun, or pass --workers 1"
             ) from None
+
+
+def _end_with_main(watch) -> None:
+    """Pool initializer: end this worker once the main process has ended. `watch` is the read end
+    of a pipe written by the main process only, and never written: it is at end-of-file then."""
+
+    def wait_then_exit():
+        watch.poll(None)  # blocks until end-of-file
+        os._exit(1)
+
+    threading.Thread(target=wait_then_exit, daemon=True).start()
 
 
 def _make_shard(task) -> tuple[str, float]:

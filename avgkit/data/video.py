@@ -7,6 +7,7 @@ and each is written to a temporary folder and renamed when complete.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from avgkit.data.frames import natural_key
 from avgkit.errors import ConfigError, DataError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v"})
+FFMPEG_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")  # a log line's "[in#0 @ 0x55ec...] "
 
 
 def import_videos(
@@ -82,7 +84,30 @@ def read_video_file(path: str | Path, stride: int = 1):
             if index % stride == 0:
                 yield np.frombuffer(raw, np.uint8).reshape(height, width, 3)
     except (OSError, RuntimeError, StopIteration, KeyError) as error:
-        raise DataError(f"{path}: not a readable video ({error})") from None
+        reason = _ffmpeg_reason(str(error), str(path))
+        raise DataError(f"{path}: not a readable video ({reason})") from None
+
+
+def _ffmpeg_reason(message: str, path: str) -> str:
+    """ffmpeg's own reason for failing on `path`, in one line, from imageio_ffmpeg's message.
+
+    The message is imageio_ffmpeg's summary, then after "=== stderr ===" ffmpeg's log: a banner
+    (a line, then indented ones), what ffmpeg found, then its verdict: "Error opening input: ..."
+    or "Error opening output ..." (ffmpeg 7 and later), "<path>: <reason>" (before). The reason is
+    the last line logged before the verdict ("moov atom not found"), else the verdict's own
+    ("Invalid data found when processing input"); with no verdict, imageio_ffmpeg's last line.
+    Probing warnings ("... misdetection possible!") are not reasons.
+    """
+    summary, _, log = message.partition("=== stderr ===")
+    said = []
+    for line in log.splitlines():
+        line = FFMPEG_CONTEXT.sub("", line)
+        if line.startswith(("Error opening", f"{path}: ")):
+            return said[-1] if said else line.rpartition(": ")[2]
+        banner = not line[:1].strip() or line.startswith("ffmpeg version")
+        if not banner and "misdetection possible" not in line:
+            said.append(line)
+    return summary.strip().rpartition("\n")[2]
 
 
 def _import_one(path: Path, final: Path, stride: int, resize: tuple[int, int] | None) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from avgkit import config as config_lib
 from avgkit import evaluate
-from avgkit.bench_train import Sizes, generator_flops, goal, print_goals
+from avgkit.bench.train import Sizes, generator_flops, goal, print_goals
 from avgkit.data import pipeline
 from avgkit.train import Trainer
 

@@ -1,19 +1,13 @@
-"""`avgkit bench`: avgkit measured against the TF1 implementation's approach, in one run.
+"""`avgkit bench`, clips: `avgkit process` against the TF1 implementation's approach.
 
-Sections, on the same recorded Ms. Pac-Man frames (`BENCH_RECORDING`):
-- "process": `avgkit process` (shards, all cores) against the TF1 approach (per clip: read its
-  frames from disk, crop with the movement filter in Python, save one compressed float64 `.npz`);
-- "train": training steps/s and share of a conv2d peak, mixed precision (`avgkit.bench_train`);
-- "rollout": seconds per predicted full frame, float32 and mixed (`avgkit.bench_rollout`).
-Figures go to `<out>/bench.json`; a run of some sections replaces those and keeps the others.
-Compare ratios from one section's run, since this machine is shared and absolute speeds drift.
+The TF1 approach, rewritten for timing (`tf1_style_process`): per clip, read its frames from
+disk, crop with the movement filter in Python, save one compressed float64 `.npz`. Both cut
+clips from the same recorded frames; disk use is counted as `du` counts it.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -21,69 +15,19 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from avgkit import bench_rollout, bench_train, config, files
+from avgkit import config
 from avgkit.data import atari, clips
 from avgkit.data.frames import list_videos, read_frame
 
-BENCH_RECORDING = atari.Recording(train_episodes=8, test_episodes=1, frames=500, seed=1234)
 TF1_CLIPS_PER_SECOND = 305  # its process_data measured on this machine (REFERENCE.md)
 TF1_DEFAULT_CLIPS = 5_000_000
-SECTIONS = ("process", "train", "rollout")
-PRESETS = ("tiny", "small", "paper")
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 
 
 def run(
-    out: str | Path = "runs/bench",
-    clips: int = 100_000,
-    tf1_clips: int = 3_000,
-    full: bool = False,
-    sections: tuple[str, ...] = SECTIONS,
-    presets: tuple[str, ...] = PRESETS,
-    sizes: bench_train.Sizes = bench_train.FULL,
-    loss_preset: str = "small",
-    recording: atari.Recording = BENCH_RECORDING,
+    frames_dir: Path, out: Path, clips_count: int, tf1_count: int, recording: atari.Recording
 ) -> dict:
-    """Run the `sections`, print a summary and write `<out>/bench.json`; returns its figures.
-
-    clips, tf1_clips, full: the process section; presets, sizes: the train and rollout
-    sections; loss_preset: the preset of the train section's loss curves.
-    """
-    out = Path(out)
-    frames_dir = atari.record(out / "mspacman", recording)
-    path = out / "bench.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["machine"] = _machine()  # of this run; each section's own is in "machines"
-    if "process" in sections:
-        results["process"] = process_benchmark(frames_dir, out, clips, tf1_clips, recording)
-        results.pop("process_full", None)
-        if full:
-            results["process_full"] = full_run(frames_dir, out)
-        _save(path, results, "process")
-    if "train" in sections:
-        results["train"] = bench_train.run(frames_dir, out, list(presets), sizes, loss_preset)
-        _save(path, results, "train")
-    if "rollout" in sections:
-        results["rollout"] = bench_rollout.run(frames_dir / "Test", list(presets), sizes)
-        _save(path, results, "rollout")
-    if "process" in sections:
-        _print(results)
-    if "train" in sections:
-        bench_train.print_summary(results["train"])
-    if "rollout" in sections:
-        bench_rollout.print_summary(results["rollout"])
-    print(f"figures written to {path}")
-    return results
-
-
-def process_benchmark(
-    frames_dir: Path,
-    out: Path,
-    clips_count: int,
-    tf1_count: int,
-    recording: atari.Recording = BENCH_RECORDING,
-) -> dict:
-    """clips/s and disk bytes/clip of `avgkit process` and of the TF1 approach, same frames."""
+    """The process section of bench.json: clips/s and disk bytes/clip of `avgkit process` and
+    of the TF1 approach, on the same frames (`recording`)."""
     ours_dir = out / "clips"
     summary = clips.process(frames_dir / "Train", ours_dir, clips_count, overwrite=True)
     ours = {
@@ -181,39 +125,8 @@ def disk_usage(folder: Path) -> int:
     return sum(path.stat().st_blocks * 512 for path in Path(folder).rglob("*") if path.is_file())
 
 
-def _save(path: Path, results: dict, section: str) -> None:
-    """Date `section` in results["dates"], record its machine in results["machines"], and write
-    `results` to `path` as JSON (via a temporary file), so a section's figures are kept even if a
-    later one fails."""
-    results.setdefault("dates", {})[section] = time.strftime("%Y-%m-%d %H:%M")
-    results.setdefault("machines", {})[section] = results["machine"]
-    files.write_json(path, results)
-
-
-def _machine() -> dict:
-    cpuinfo = _cpuinfo()
-    flags = cpuinfo.get("flags", "").split()
-    return {
-        "cpus": os.cpu_count(),
-        "processor": cpuinfo.get("model name") or platform.processor() or platform.machine(),
-        # the vector and bfloat16 instructions, which set what float32 and mixed precision reach
-        "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags],
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-    }
-
-
-def _cpuinfo() -> dict:
-    """The first processor's fields in /proc/cpuinfo (Linux); empty elsewhere."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
-    except OSError:
-        return {}
-    return dict((part.strip() for part in line.split(":", 1)) for line in lines if ":" in line)
-
-
-def _print(results: dict) -> None:
-    process = results["process"]
+def print_summary(process: dict, full: dict | None = None) -> None:
+    """Print the process section (and `full`, the 5,000,000 clips made for real)."""
     ours, tf1 = process["avgkit"], process["tf1_approach"]
     print(
         f"avgkit process: {ours['clips_per_second']:.0f} clips/s, "
@@ -234,6 +147,5 @@ def _print(results: dict) -> None:
         f"{projected['gigabytes']:.2f} GB "
         f"({projected['free_gigabytes']:.0f} GB free)"
     )
-    if "process_full" in results:
-        full = results["process_full"]
+    if full is not None:
         print(f"5,000,000 clips for real: {full['minutes']:.1f} min, {full['du_gigabytes']:.2f} GB")

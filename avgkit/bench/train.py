@@ -60,7 +60,7 @@ class Sizes:
     A step timing warms up for `warmup` steps, or fewer once they took `budget` seconds, then
     times up to `rounds` rounds of about `round_seconds` each (the steps a round takes are sized
     on the step before), fewer once the rounds took `budget` seconds: a slow step (paper preset,
-    emulated bfloat16) is timed once or twice. A rollout timing (avgkit.bench_rollout) times up
+    emulated bfloat16) is timed once or twice. A rollout timing (avgkit.bench.rollout) times up
     to `rounds` calls, all of them within about `rollout_budget` seconds.
     """
 
@@ -116,9 +116,9 @@ def run(
         "sizes": dataclasses.asdict(sizes),
         "flops_counted_by": (
             "flops_per_step: analytic, conv and dense layers, the gradients TensorFlow keeps "
-            "(bench_train.analytic_flops); profiler_flops_per_step: TensorFlow's profiler on the "
-            "traced step, element-wise ops and gradients Grappler prunes included, and the "
-            "backward passes of VALID convolutions counted at their input's size"
+            "(avgkit.bench.train.analytic_flops); profiler_flops_per_step: TensorFlow's profiler "
+            "on the traced step, element-wise ops and gradients Grappler prunes included, and "
+            "the backward passes of VALID convolutions counted at their input's size"
         ),
         "conv_peak": peak,
         "presets": {},
