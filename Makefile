@@ -7,7 +7,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run-all test lint lab data bench study pretrained strip-notebooks clean
+.PHONY: help setup run-all test test-browser lint lab data bench study pretrained strip-notebooks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ test: setup lint ## ruff, notebook cleanliness, pytest and nbval (fresh $$AVGKIT
 	$(BIN)/python tools/nbclean.py --check $(NOTEBOOKS)
 	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(NOTEBOOKS) \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+test-browser: setup ## the slider in a real JupyterLab and Chromium (needs `apt-get install -y chromium`)
+	@test -x /usr/bin/chromium || { echo "make test-browser needs Debian's chromium: apt-get install -y chromium"; exit 1; }
+	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests/browser -m browser
 
 lint: setup ## ruff on the package, tests, tools and notebooks
 	$(BIN)/ruff check avgkit tests tools notebooks conftest.py

@@ -6,6 +6,7 @@ import io
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
 
 from avgkit.data.frames import to_uint8
@@ -269,15 +270,20 @@ def side_by_side(panels, labels, header: int = 14, inputs: int = 0) -> np.ndarra
     return np.concatenate([strip, np.concatenate(panels, axis=2)], axis=1)
 
 
-def recursion_figure(truths, predictions: dict, step: int, height: float = 2.6):
+def recursion_figure(
+    truths, predictions: dict, step: int, height: float = 2.6, *, pyplot: bool = True
+):
     """Horizon `step` (1-based) of a rollout: top row the truth and each prediction, bottom row
     each prediction's absolute error (mean over channels, 0 black to 2 bright).
     truths: (R, H, W, 3) and predictions {label: (R, H, W, 3)}, float in [-1, 1].
+    pyplot=False: a bare `matplotlib.figure.Figure` that no backend manages (for `figure_png`).
     Returns the figure."""
     truth = np.asarray(truths[step - 1], np.float32)
     count = 1 + len(predictions)
     width = height * truth.shape[1] / truth.shape[0]
-    fig, axes = plt.subplots(2, count, figsize=(width * count, 2 * height + 0.8), squeeze=False)
+    figsize = (width * count, 2 * height + 0.8)
+    fig = plt.figure(figsize=figsize) if pyplot else Figure(figsize=figsize)
+    axes = fig.subplots(2, count, squeeze=False)
     axes[0, 0].imshow(to_uint8(truth), interpolation="nearest")
     axes[0, 0].set_title(f"truth, t + {step}", fontsize=9)
     for column, (label, frames) in enumerate(predictions.items(), start=1):
@@ -297,28 +303,32 @@ def recursion_slider(truths, predictions: dict, height: float = 2.6):
     """An ipywidgets slider over the horizons of a rollout above a picture of
     `recursion_figure` at the chosen horizon. Returns the widget (a VBox).
 
-    The figure is drawn to PNG bytes in an `ipywidgets.Image` and closed at once: no Output
-    widget captures display messages (their capture raced headless executors such as papermill,
-    which then waited forever for a finished cell: nteract/papermill#723), no figure stays open,
-    and it works alike with the inline backend and ipympl. A headless run keeps no widget state:
-    show `recursion_figure` beside it for a static picture.
+    The figure is drawn off pyplot to PNG bytes in an `ipywidgets.Image`: no Output widget
+    captures display messages (their capture raced headless executors such as papermill, which
+    then waited forever for a finished cell: nteract/papermill#723), and no backend keeps
+    anything of it (under ipympl a pyplot figure gets canvas and toolbar widgets, and the toolbar
+    kept each closed figure alive). It works alike with the inline backend and ipympl. A
+    headless run keeps no widget state: show `recursion_figure` beside it for a static picture.
     """
     import ipywidgets
+
+    def png(step: int) -> bytes:
+        return figure_png(recursion_figure(truths, predictions, step, height, pyplot=False))
 
     slider = ipywidgets.IntSlider(
         value=1, min=1, max=len(truths), description="horizon", continuous_update=False
     )
-    picture = ipywidgets.Image(value=figure_png(recursion_figure(truths, predictions, 1, height)))
+    picture = ipywidgets.Image(value=png(1))
 
     def redraw(change):
-        picture.value = figure_png(recursion_figure(truths, predictions, change["new"], height))
+        picture.value = png(change["new"])
 
     slider.observe(redraw, names="value")
     return ipywidgets.VBox([slider, picture])
 
 
 def figure_png(figure, dpi: int = 80) -> bytes:
-    """`figure` as PNG bytes; the figure is closed."""
+    """`figure` as PNG bytes; the figure is closed (if pyplot has it)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)

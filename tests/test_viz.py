@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from avgkit import viz
 
@@ -77,6 +78,16 @@ def test_recursion_slider_redraws_its_picture_and_leaks_no_figure():
     slider.value = 3
     assert bytes(picture.value) != first and bytes(picture.value).startswith(b"\x89PNG")
     assert len(plt.get_fignums()) == open_before
+
+
+def test_recursion_slider_draws_off_pyplot(monkeypatch):
+    """No backend may keep the slider's figures: under ipympl a pyplot figure's toolbar widget
+    kept each closed one alive (tests/browser checks that in JupyterLab)."""
+    truths = np.zeros((3, 4, 5, 3), np.float32)
+    monkeypatch.setattr(plt, "figure", lambda *args, **kwargs: pytest.fail("drawn with pyplot"))
+    slider, picture = viz.recursion_slider(truths, {"copy": truths}).children
+    slider.value = 2
+    assert bytes(picture.value).startswith(b"\x89PNG")
 
 
 def test_gif_frames_mark_the_model_inputs():
