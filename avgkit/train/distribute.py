@@ -2,6 +2,9 @@
 
 - `TF_CONFIG` naming several tasks: `MultiWorkerMirroredStrategy` (one process per machine, each
   started with its own `TF_CONFIG`; task 0 of the workers, or the chief, writes the run folder).
+  Every worker makes the whole global batch of a step (batches are a function of seed and step)
+  and trains on its replicas' rows of it, so n workers reproduce one process; `check_agree`
+  stops them all at the start if they would not train the same steps on the same data.
 - Several GPUs: `MirroredStrategy` over all of them; one GPU: that GPU.
 - No GPU: the CPU (or `MirroredStrategy` over several logical CPUs, if a program configured them).
 """
@@ -12,6 +15,8 @@ import json
 import os
 
 import tensorflow as tf
+
+from avgkit.errors import ConfigError
 
 
 def choose_strategy() -> tf.distribute.Strategy:
@@ -28,11 +33,15 @@ def choose_strategy() -> tf.distribute.Strategy:
 
 
 def describe(strategy: tf.distribute.Strategy) -> str:
-    """One line such as 'MirroredStrategy, 2 replicas: GPU:0, GPU:1'."""
+    """One line such as 'MirroredStrategy, 2 replicas: GPU:0, GPU:1' or, on each of two
+    machines, 'MultiWorkerMirroredStrategy, 2 replicas, this worker's: CPU:0'."""
     devices = [name.split("device:")[-1] for name in _devices(strategy)]
     replicas = strategy.num_replicas_in_sync
     where = f"{replicas} replicas: " if replicas > 1 else ""
-    return f"{type(strategy).__name__}, {where}{', '.join(devices)}"
+    name = type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):  # its class's own name
+        name, where = "MultiWorkerMirroredStrategy", f"{replicas} replicas, this worker's: "
+    return f"{name}, {where}{', '.join(devices)}"
 
 
 def uses_gpu(strategy: tf.distribute.Strategy) -> bool:
@@ -51,6 +60,22 @@ def is_chief() -> bool:
         and task.get("index", 0) == 0
         and "chief" not in (config.get("cluster", {}))
     )
+
+
+def check_agree(strategy: tf.distribute.Strategy, values: dict[str, int], hints: dict[str, str]):
+    """Raise ConfigError on every worker of a `MultiWorkerMirroredStrategy` if the workers hold
+    different `values` (integers such as the step they resume at), naming the first that differs,
+    its value on each worker and `hints[name]`. A collective: every worker must call it."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    local = tf.constant([list(values.values())], tf.int64)
+    per_replica = strategy.experimental_distribute_values_from_function(lambda _: local)
+    rows = strategy.gather(per_replica, axis=0).numpy()  # one row per replica, in worker order
+    per_worker = rows[:: max(1, len(rows) // max(1, len(_cluster_tasks())))]
+    for name, column in zip(values, per_worker.T):
+        if len(set(column.tolist())) > 1:
+            found = ", ".join(str(value) for value in column)
+            raise ConfigError(f"the workers differ in {name}: {found} ({hints[name]})")
 
 
 def _cluster_tasks() -> list[str]:

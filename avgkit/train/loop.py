@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -130,30 +131,38 @@ def train(
     tests = _load_tests(test_dir, config, recursions)
     heldout = heldout_clips(test_dir, config, seed) if test_dir and adversarial else None
     trainer = Trainer(config, adversarial, seed, strategy, precision, jit_compile)
-    # Every worker saves (a collective operation); only the chief into the run folder. All
-    # resume from the chief's checkpoints, so the run folder must be on a shared file system.
+    # Every worker saves (a collective operation); only the chief into the run folder, the
+    # others into a folder of their own, deleted at the end. All resume from the chief's
+    # checkpoints, so the run folder must be on a shared file system.
     chief = distribute.is_chief()
-    checkpoint_dir = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp())
-    manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir, CHECKPOINTS_KEPT)
-    source = source or checkpoints.latest_readable(run_dir / "checkpoints", say)
-    if source:
-        restore(trainer, source)
-    start = int(trainer.step.numpy())
-    mode = "adversarial" if adversarial else "non-adversarial (Lp + GDL)"
-    say(f"training {run_dir.name}: preset {config.name}, {mode}, {trainer.policy}")
-    say(f"device: {distribute.describe(trainer.strategy)}")
-    say(f"resuming at step {start} from {source}" if source else "starting at step 0")
-    log = run_dir / "results" / "train_log.csv"
-    if chief:
-        outputs.truncate_log(log, start)
-    writer = tf.summary.create_file_writer(str(run_dir / "summaries")) if chief else None
-    loop = _Loop(trainer, manager, writer, run_dir, frequencies, tests, heldout, log, say, chief)
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="avgkit-worker-"))
+    writer = None
     try:
+        checkpoint_dir = scratch or run_dir / "checkpoints"
+        manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir, CHECKPOINTS_KEPT)
+        source = source or checkpoints.latest_readable(run_dir / "checkpoints", say)
+        if source:
+            restore(trainer, source)
+        start = int(trainer.step.numpy())
+        _check_workers_agree(trainer, batches, start, steps)
+        mode = "adversarial" if adversarial else "non-adversarial (Lp + GDL)"
+        say(f"training {run_dir.name}: preset {config.name}, {mode}, {trainer.policy}")
+        say(f"device: {distribute.describe(trainer.strategy)}")
+        say(f"resuming at step {start} from {source}" if source else "starting at step 0")
+        log = run_dir / "results" / "train_log.csv"
+        if chief:
+            outputs.truncate_log(log, start)
+            writer = tf.summary.create_file_writer(str(run_dir / "summaries"))
+        loop = _Loop(
+            trainer, manager, writer, run_dir, frequencies, tests, heldout, log, say, chief
+        )
         return loop.run(batches, start, steps, progress)
     finally:
         batches.close()
         if writer is not None:
             writer.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test(
@@ -392,6 +401,26 @@ class _Loop:
         outputs.write_image(path, grid)
         with self.writer.as_default(step=step):
             tf.summary.image("fixed_batch", grid[None])
+
+
+def _check_workers_agree(trainer: Trainer, batches: ShardBatches, start: int, steps: int) -> None:
+    """With several workers: ConfigError on all of them unless they resume at the same step, go
+    to the same --steps, train in the same mode and make the same first batch (its CRC): the
+    first of these that differs is named."""
+    values = {
+        "start step": start,
+        "--steps": steps,
+        "adversarial": int(trainer.adversarial),
+        "first batch": zlib.crc32(batches.batch(start)[0].tobytes()) if start < steps else 0,
+    }
+    hints = {
+        "start step": "each resumes from <runs_dir>/<name>/checkpoints: put the run folder on a "
+        "file system all machines share, or pass all the same -l/--load_path",
+        "--steps": "pass all the same --steps",
+        "adversarial": "pass all the same -a/--adversarial and --loss",
+        "first batch": "give all the same clips (-c/--clips_dir) and --seed",
+    }
+    distribute.check_agree(trainer.strategy, values, hints)
 
 
 def _load_tests(test_dir, config: Config, recursions: int):
