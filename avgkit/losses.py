@@ -2,10 +2,13 @@
 
 Reduction: means, not the paper's sums. Every term is the paper's sum divided by a count: Lp
 and GDL by the number of values in the target (batch * H * W * 3), the adversarial terms by the
-batch size (the TF1 code also used means). With sums, the full-size scale would outweigh the 1/8
-scale 64 times, the loss would grow with crop and batch size, and the adversarial term (one
-number per clip) would vanish beside the Lp sum over 3072 values of a 32x32 crop at the paper's
-lam_adv = 0.05. With means each scale counts alike and the three weights keep their meaning.
+batch size, as in the official Torch code (Torch's criteria average by default). The TF1 code
+summed instead (`reduce_sum` over batch and pixels), so its lam_adv = 0.05 weighed thousands of
+times less beside Lp than the same number here. With sums, the full-size scale would outweigh
+the 1/8 scale 64 times, the loss would grow with crop and batch size, and the adversarial
+term (one number per clip) would vanish beside the Lp sum over 3072 values of a 32x32 crop at
+the paper's lam_adv = 0.05. With means each scale counts alike and the weights keep their
+meaning.
 
 Frames are (batch, H, W, 3) float32 in [-1, 1]; logits are D's outputs (batch, 1), before the
 sigmoid. The BCE uses tf.nn.sigmoid_cross_entropy_with_logits, stable for any logit.

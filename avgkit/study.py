@@ -128,7 +128,9 @@ def run_study(
     done = []
     for run in runs:
         path = out / "runs" / f"{run.name}.json"
-        if not path.exists():
+        if not path.exists() and (out / "weights" / f"{run.name}.npz").exists():
+            _score_from_weights(run, settings, data / "Test", out, progress)
+        elif not path.exists():
             _train_and_score(run, settings, clips_dir, data / "Test", out, work, progress)
         done.append(path)
     return done
@@ -167,6 +169,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     if run.loss in SHIPPABLE:
         pretrained.save_weights(generator, out / "weights" / f"{run.name}.npz")
     log = train.read_log(run_dir / "results" / "train_log.csv")
+    at_end = discriminator_at_end(run_dir, config, test_dir, run.seed) if run.adversarial else {}
     files.write_json(
         out / "runs" / f"{run.name}.json",
         {
@@ -179,9 +182,60 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
             "date": datetime.date.today().isoformat(),
             "scores": scores,
             "curves": _curves(log),
+            "discriminator_at_end": at_end,
         },
         indent=1,
     )
+
+
+def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
+    """A finished run whose JSON is missing but whose G weights are kept: score it again from
+    the weights instead of training it again. (The study's first sessions lost their run JSONs
+    to a `.gitignore` rule that matched `docs/study/runs/`.) What only training knew (the time,
+    the CPU, D's diagnostics at the end) comes from `<out>/summary.json` when it lists the run,
+    else stays empty; D's curves are lost. `recovered` says so in the JSON."""
+    from avgkit import models
+
+    say = tqdm.write if progress else _quiet
+    say(f"study: {run.name} scored again from {out / 'weights' / f'{run.name}.npz'}")
+    config = run.config(settings)
+    generator = models.build_generator(config)
+    pretrained.load_weights(generator, out / "weights" / f"{run.name}.npz")
+    earlier = (
+        json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+    )
+    about = earlier.get("runs", {}).get(run.name, {})
+    files.write_json(
+        out / "runs" / f"{run.name}.json",
+        {
+            "name": run.name,
+            **dataclasses.asdict(run),
+            "config": config.to_dict(),
+            "steps": settings.steps,
+            "train_seconds_this_session": about.get("train_seconds_this_session"),
+            "machine": about.get("machine"),
+            "date": about.get("date"),
+            "recovered": "scores from the float16 weights; "
+            + ("time, CPU and date from summary.json" if about else "time, CPU and date lost")
+            + "; D's curves lost",
+            "scores": episode_scores(rollout_predictor(generator), test_dir, settings, progress),
+            "curves": {},
+            "diagnostics_at_end": earlier.get("diagnostics_at_end", {}).get(run.name, {}),
+            "discriminator_at_end": earlier.get("discriminator_at_end", {}).get(run.name, {}),
+        },
+        indent=1,
+    )
+
+
+def discriminator_at_end(run_dir: Path, config, test_dir, seed: int, count: int = 256) -> dict:
+    """D of the run's last checkpoint on `count` training-like crops cut from the test videos:
+    its mean sigmoid per scale on real, generated and mismatched frames (`Trainer.d_scores`)."""
+    from avgkit import checkpoints, train
+
+    trainer = train.Trainer(config, adversarial=True, seed=seed)
+    train.restore(trainer, checkpoints.resolve_checkpoint(run_dir, config))
+    clips = train.heldout_clips(test_dir, config, seed, count)
+    return {name: _rounded(values) for name, values in trainer.d_scores(clips).items()}
 
 
 def episode_scores(predict, test_dir, settings: Settings, progress: bool = False) -> dict:

@@ -3,9 +3,9 @@
 `summarize(out, test_dir)` reads `<out>/runs/*.json` and the baselines' scores and writes:
 - `<out>/summary.json`: per run its per-horizon means; the paired differences adv_gdl - l1_gdl
   and adv - l2 (the study's recipe) with 95% Student t intervals over test episodes x seeds (a run
-  minus its twin of the same seed, episode by episode); each run minus each baseline over
-  episodes; the checks the issue asks of the best non-adversarial model; D's diagnostics at the
-  end of each adversarial run;
+  minus its twin of the same seed, episode by episode), and each variant's run minus the main
+  recipe's twin of its seed; each run minus each baseline over episodes; the checks the issue
+  asks of the best non-adversarial model; D's diagnostics at the end of each adversarial run;
 - `<out>/summary.md`: the same as tables to read;
 - `<out>/diagnostics.png`: D's diagnostics over training, per scale;
 - `<out>/rollout.png`: one test window, the truth beside the best l1_gdl and adv_gdl runs and
@@ -46,7 +46,14 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
         "paired": {},
         "against_baselines": {},
         "diagnostics_at_end": {
-            name: _end_of(run["curves"]) for name, run in runs.items() if _has_d(run)
+            name: _end_of(run["curves"]) or run["diagnostics_at_end"]
+            for name, run in runs.items()
+            if _has_d(run) or run.get("diagnostics_at_end")
+        },
+        "discriminator_at_end": {
+            name: run["discriminator_at_end"]
+            for name, run in runs.items()
+            if run.get("discriminator_at_end")
         },
     }
     for first, second in PAIRS:
@@ -59,6 +66,15 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
             summary["paired"][f"{first} - {second}"] = {
                 "seeds": sorted(seeds),
                 **_intervals(differences, mean_ci),
+                "per_seed": [_seed_means(difference) for difference in differences],
+            }
+    twins = dict(PAIRS)
+    for name, run in runs.items():  # a variant against the main recipe's twin of its seed
+        twin = f"main-{twins.get(run['loss'])}-s{run['seed']}"
+        if run["variant"] != "main" and twin in scores:
+            summary["paired"][f"{run['variant']} {run['loss']} - {twins[run['loss']]}"] = {
+                "seeds": [run["seed"]],
+                **_intervals([_difference(scores[name], scores[twin])], mean_ci),
             }
     for name in runs:
         summary["against_baselines"][name] = {
@@ -80,14 +96,18 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
 
 
 def best_run(summary: dict, runs: dict, loss: str) -> str | None:
-    """The run of `loss` with the highest moving-area PSNR over horizons 1..8, or None."""
+    """The run of `loss` with the highest PSNR over horizons 1..8, whole frame and moving areas
+    averaged, or None. (Seeds differ most on the static maze: one l1_gdl seed led on the moving
+    areas but fell below copy_last on the whole frame, so neither region alone ranks them.)"""
     names = [name for name, run in runs.items() if run["loss"] == loss]
     if not names:
         return None
-    return max(
-        names,
-        key=lambda n: float(np.mean(summary["means"][n]["psnr"]["moving"][:CHECK_HORIZONS])),
-    )
+    return max(names, key=lambda name: _psnr_1_to_8(summary, name))
+
+
+def _psnr_1_to_8(summary: dict, name: str) -> float:
+    psnr = summary["means"][name]["psnr"]
+    return float(np.mean([psnr[region][:CHECK_HORIZONS] for region in REGIONS]))
 
 
 def _plot_rollout(out: Path, test_dir, settings: Settings, shown: dict, runs: dict) -> None:
@@ -129,7 +149,9 @@ def _has_d(run: dict) -> bool:
 
 def _about(run: dict) -> dict:
     keys = ("loss", "seed", "variant", "steps", "train_seconds_this_session", "machine", "date")
-    return {key: run[key] for key in keys}
+    return {key: run[key] for key in keys} | (
+        {"recovered": run["recovered"]} if "recovered" in run else {}
+    )
 
 
 def _seeds(runs: dict, loss: str) -> set[int]:
@@ -175,19 +197,24 @@ def _intervals(differences: list[dict], mean_ci) -> dict:
     return found
 
 
+def _seed_means(difference: dict) -> dict:
+    """One seed's paired difference, averaged over test episodes: {metric: {region: per-horizon
+    mean}}. Seeds show whether an interval over episodes x seeds rests on one seed."""
+    with np.errstate(all="ignore"):
+        return {
+            m: {r: _listed(np.nanmean(difference[m, r], axis=0)) for r in REGIONS} for m in METRICS
+        }
+
+
 def _checks(summary: dict, runs: dict) -> dict:
-    """The best non-adversarial run (highest moving-area PSNR over horizons 1..8): does it beat
-    copy_last and flow there at every horizon, and copy_last on the whole frame at t+1, with the
-    intervals above 0?"""
+    """The best non-adversarial run (`best_run`): does it beat copy_last and flow on the moving
+    areas at every horizon 1..8, and copy_last on the whole frame at t+1, with the intervals
+    above 0?"""
     found = [best_run(summary, runs, loss) for loss in ("l2", "l1_gdl")]
     candidates = [name for name in found if name]
     if not candidates:
         return {}
-
-    def moving_psnr(name):
-        return float(np.mean(summary["means"][name]["psnr"]["moving"][:CHECK_HORIZONS]))
-
-    best = max(candidates, key=moving_psnr)
+    best = max(candidates, key=lambda name: _psnr_1_to_8(summary, name))
     against = summary["against_baselines"][best]
     h = CHECK_HORIZONS
     return {
@@ -218,7 +245,8 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
     """The paired tables and the runs against the baselines, as Markdown."""
     lines = ["# Study summary", ""]
     for pair, table in summary["paired"].items():
-        lines += [f"## {pair}, the study's recipe, seeds {table['seeds']}", ""]
+        recipe = "a variant" if " " in pair.split(" - ")[0] else "the study's recipe"
+        lines += [f"## {pair}, {recipe}, seeds {table['seeds']}", ""]
         lines += _table(table, horizons)
     lines += ["## Means over test episodes", ""]
     lines += ["| predictor | region | " + " | ".join(f"PSNR t+{h}" for h in horizons) + " |"]
@@ -228,6 +256,17 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
             values = means["psnr"][region]
             cells = [f"{values[h - 1]:.2f}" for h in horizons if h <= len(values)]
             lines.append(f"| {name} | {region} | " + " | ".join(cells) + " |")
+    if summary["discriminator_at_end"]:
+        lines += ["", "## D at the end, on held-out crops", ""]
+        lines += ["mean sigmoid(D), scales coarse to fine: real / generated / mismatched", ""]
+        lines += ["| run | " + " | ".join(f"scale {k}" for k in range(4)) + " |"]
+        lines += ["| --- |" + " --- |" * 4]
+        for name, scores in summary["discriminator_at_end"].items():
+            cells = [
+                " / ".join(f"{scores[kind][k]:.2f}" for kind in ("real", "generated", "mismatched"))
+                for k in range(len(scores["real"]))
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Checks", "", "```", json.dumps(summary["checks"], indent=1), "```", ""]
     return "\n".join(lines) + "\n"
 
@@ -268,7 +307,16 @@ def _table(table: dict, horizons) -> list[str]:
             ]
             lines.append(f"| {m} | {r} | " + " | ".join(cells) + " |")
     n = table["psnr"]["moving"]["n"][0]
-    return [*lines, "", f"n = {n} (test episodes x seeds) at t+1, moving areas", ""]
+    lines += ["", f"n = {n} (test episodes x seeds) at t+1, moving areas", ""]
+    if len(table.get("per_seed", [])) > 1:
+        lines += ["Per seed, mean over test episodes at t+1:", ""]
+        lines += ["| seed | " + " | ".join(f"{m} {r}" for m in METRICS for r in REGIONS) + " |"]
+        lines += ["| --- |" + " --- |" * len(METRICS) * len(REGIONS)]
+        for seed, means in zip(table["seeds"], table["per_seed"]):
+            cells = [f"{means[m][r][0]:+.3f}" for m in METRICS for r in REGIONS]
+            lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def _plot_diagnostics(curves: dict, path: Path) -> None:

@@ -116,3 +116,24 @@ def test_held_out_clips_are_cut_from_the_test_videos(data):
     assert clips.shape == (10, 32, 32, 15) and clips.dtype == np.uint8
     train_clips = {c.tobytes() for c in batches(data, TINY)[0]}
     assert not train_clips & {c.tobytes() for c in clips}
+
+
+def test_d_scores_real_generated_and_mismatched_frames_by_hand(data):
+    _, d_clips = batches(data, TINY)
+    trainer = train_lib.Trainer(TINY, seed=2)
+    found = trainer.d_scores(d_clips)
+    frames = d_clips.astype(np.float64) / 127.5 - 1  # the clips' frames in [-1, 1], by hand
+    history = frames[..., :12].astype(np.float32)
+    target = frames[..., 12:].astype(np.float32)
+    mismatched = np.concatenate([target[1:], target[:1]])  # clip i's history, clip i+1's frame
+
+    def mean_sigmoid(candidates):
+        logits = trainer.discriminator(history, candidates)
+        return [np.mean(1 / (1 + np.exp(-x.numpy().astype(np.float64)))) for x in logits]
+
+    np.testing.assert_allclose(found["real"], mean_sigmoid(models.pyramid(target, TINY)), 1e-5)
+    np.testing.assert_allclose(found["generated"], mean_sigmoid(trainer.generator(history)), 1e-5)
+    np.testing.assert_allclose(
+        found["mismatched"], mean_sigmoid(models.pyramid(mismatched, TINY)), 1e-5
+    )
+    assert not np.allclose(found["mismatched"], found["real"])  # not the same frames scored

@@ -4,6 +4,7 @@ is done, refuses other settings, and pools paired intervals that match a direct 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -39,6 +40,10 @@ def test_a_study_trains_scores_and_keeps_the_weights(finished):
     assert psnr.shape == (3, SETTINGS.recursions)  # episodes x horizons
     assert run["curves"]["step"] == [1, 2] and run["curves"]["d_heldout_0"][1] is not None
     assert run["machine"]["cpu"]
+    at_end = run["discriminator_at_end"]  # D of the last checkpoint on held-out crops
+    assert set(at_end) == {"real", "generated", "mismatched"}
+    assert all(len(at_end[kind]) == 4 and all(0 < v < 1 for v in at_end[kind]) for kind in at_end)
+    assert json.loads(done[0].read_text())["discriminator_at_end"] == {}  # no D in l1_gdl
     for name in ("main-l1_gdl-s0", "main-adv_gdl-s0"):  # the shippable losses' weights
         weights = np.load(root / "out" / "weights" / f"{name}.npz")
         assert all(weights[key].dtype == np.float16 for key in weights.files)
@@ -88,9 +93,12 @@ def test_the_summary_pairs_runs_episode_by_episode(finished):
     paired = summary["paired"]["adv_gdl - l1_gdl"]["psnr"]["moving"]
     np.testing.assert_allclose(paired["mean"], mean, atol=1e-3)
     np.testing.assert_allclose(paired["ci_low"], low, atol=1e-3)
+    seed_0 = summary["paired"]["adv_gdl - l1_gdl"]["per_seed"][0]["psnr"]["moving"]
+    np.testing.assert_allclose(seed_0, differences.mean(axis=0), atol=1e-3)
     assert paired["n"] == n.tolist() and "adv - l2" not in summary["paired"]  # no l2 run
     assert summary["checks"]["best_non_adversarial"] == "main-l1_gdl-s0"
     assert set(summary["diagnostics_at_end"]) == {"main-adv_gdl-s0"}
+    assert set(summary["discriminator_at_end"]) == {"main-adv_gdl-s0"}
     for figure in ("diagnostics.png", "rollout.png", "summary.md"):
         assert (root / "out" / figure).exists(), figure
 
@@ -102,3 +110,43 @@ def test_an_unknown_shipped_model_lists_the_names_there_are(capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "pretrained:nope: no such shipped model" in lines[0]
     assert all(f"pretrained:{name}" in lines[0] for name in pretrained.names())
+
+
+def test_a_run_whose_json_is_lost_is_scored_again_from_its_weights(finished, monkeypatch):
+    root, common, _ = finished
+    out = root / "recovered"
+    shutil.copytree(root / "out", out)
+    study_summary.summarize(out, root / "data" / "Test", SETTINGS)
+    lost = out / "runs" / "main-adv_gdl-s0.json"
+    original = json.loads(lost.read_text())
+    lost.unlink()
+    monkeypatch.setattr(study, "_train_and_score", lambda *a: pytest.fail("trained again"))
+    study.run_study(out, RUNS, SETTINGS, **common)
+    again = json.loads(lost.read_text())
+    assert again["config"] == original["config"] and again["curves"] == {}
+    assert again["machine"] == original["machine"] and "D's curves lost" in again["recovered"]
+    assert again["diagnostics_at_end"]["d_real_0"] is not None  # kept from summary.json
+    for metric in ("psnr", "crispness"):  # float16 weights: close to the float32 scores
+        np.testing.assert_allclose(
+            np.array(again["scores"][metric]["moving"], float),
+            np.array(original["scores"][metric]["moving"], float),
+            rtol=0.02,
+        )
+
+
+def test_a_variant_is_paired_with_the_main_recipes_twin_of_its_seed(finished):
+    root, common, _ = finished
+    out = root / "variant"
+    shutil.copytree(root / "out", out)
+    variant = study.Run("adv_gdl", 0, "no_extra")
+    assert variant.config(SETTINGS).d_extra_examples is False
+    study.run_study(out, [variant], SETTINGS, **common)
+    summary = json.loads(study_summary.summarize(out, root / "data" / "Test", SETTINGS).read_text())
+    runs = {name: json.loads((out / "runs" / f"{name}.json").read_text())
+            for name in ("no_extra-adv_gdl-s0", "main-l1_gdl-s0")}  # fmt: skip
+    differences = np.array(
+        runs["no_extra-adv_gdl-s0"]["scores"]["psnr"]["whole"], float
+    ) - np.array(runs["main-l1_gdl-s0"]["scores"]["psnr"]["whole"], float)
+    paired = summary["paired"]["no_extra adv_gdl - l1_gdl"]["psnr"]["whole"]
+    np.testing.assert_allclose(paired["mean"], differences.mean(axis=0), atol=1e-3)
+    assert "## no_extra adv_gdl - l1_gdl, a variant" in (out / "summary.md").read_text()

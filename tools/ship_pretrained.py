@@ -1,7 +1,8 @@
 """Rebuild the models shipped in avgkit/pretrained/ from the study's results (`make pretrained`).
 
-For each shipped loss (l1_gdl, adv_gdl) it takes the study's run of that loss with the highest
-moving-area PSNR over horizons 1-8 (docs/study/summary.json), copies its float16 G weights, its
+For each shipped loss (l1_gdl, adv_gdl) it takes the study's best run of that loss
+(`study_summary.best_run`: PSNR over horizons 1-8, whole frame and moving areas averaged, in
+docs/study/summary.json), copies its float16 G weights, its
 config.json, and writes provenance.json: the command, steps, seed, recording, CPU, date, the
 study's scores, and how far the float16 weights move those scores (re-scored here on the study's
 test windows).
@@ -63,6 +64,7 @@ def _ship(loss, name, summary, plan, settings, args) -> None:
         "recording": plan["recording"],
         "machine": run["machine"],
         "date": run["date"],
+        **({"recovered": run["recovered"]} if "recovered" in run else {}),
         "scores": {
             metric: {
                 region: {f"t+{h}": means[metric][region][h - 1] for h in REPORTED}

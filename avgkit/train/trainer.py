@@ -129,6 +129,23 @@ class Trainer:
         """Mean sigmoid(D) per scale (num_scales,) on the real frames of uint8 clips."""
         return self._d_real(tf.constant(clips)).numpy()
 
+    def d_scores(self, clips: np.ndarray) -> dict[str, np.ndarray]:
+        """Mean sigmoid(D) per scale (num_scales,) on uint8 clips: "real" (each clip's own target),
+        "generated" (G's prediction from the clip's history) and "mismatched" (the next clip's
+        real target after this clip's history, what D's extra examples label fake). A D that
+        tells the mismatched frames but scores real and generated alike cannot guide G."""
+        history, target = split_clip(to_unit(tf.constant(clips)), self.config.hist_len)
+        candidates = {
+            "real": models.pyramid(target, self.config),
+            "generated": self.generator(history),
+            "mismatched": models.pyramid(tf.roll(target, -1, axis=0), self.config),
+        }
+        scores = {}
+        for name, frames in candidates.items():
+            logits = self.discriminator(history, frames)
+            scores[name] = np.array([float(tf.reduce_mean(tf.sigmoid(x))) for x in logits])
+        return scores
+
     def predict(self, history) -> list[tf.Tensor]:
         """G's predictions (coarse to fine) for history (batch, H, W, 3 * hist_len) in [-1, 1]."""
         return self._predict(tf.convert_to_tensor(history, tf.float32))
