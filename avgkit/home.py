@@ -28,6 +28,15 @@ def home() -> Path:
     return Path("runs")
 
 
+def shown(path: str | Path) -> str:
+    """`path` as `$AVGKIT_HOME/...` when it lies there: what a notebook prints, so that no
+    committed output holds a machine's own folders."""
+    try:
+        return str(Path("$AVGKIT_HOME") / Path(path).resolve().relative_to(home().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cache_dir(kind: str, label: str, params: dict) -> Path:
     """`home()/kind/<label>-<hash of params>`: one folder per distinct set of parameters."""
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()

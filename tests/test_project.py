@@ -1,6 +1,7 @@
 """The repository's promises: set-up files agree, notebooks follow the contract."""
 
 import ast
+import json
 import subprocess
 import sys
 import tomllib
@@ -9,6 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+
+from avgkit import home
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -65,6 +68,17 @@ def test_notebooks_hold_no_volatile_metadata():
         assert not nbclean.clean(nbformat.read(path, as_version=4)), path.name
 
 
+def test_no_committed_output_holds_a_machine_path(monkeypatch, tmp_path):
+    machine = [str(ROOT), str(Path.home()), "/tmp/"]
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            text = json.dumps(cell.get("outputs", []))
+            assert not [m for m in machine if m in text], (path.name, cell.source[:80])
+    monkeypatch.setenv("AVGKIT_HOME", str(tmp_path))
+    assert home.shown(tmp_path / "training" / "run-1") == "$AVGKIT_HOME/training/run-1"
+    assert home.shown("/elsewhere/run") == "/elsewhere/run"
+
+
 def test_nbclean_strips_what_papermill_adds(tmp_path):
     sys.path.insert(0, str(ROOT / "tools"))
     import nbclean
@@ -92,13 +106,28 @@ def test_nbclean_strips_what_papermill_adds(tmp_path):
     assert not nbclean.clean(notebook)
 
 
+def _imports(path: Path) -> list[str]:
+    """The dotted names a module imports (`from a import b` as `a.b`)."""
+    imported = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imported += [f"{node.module}.{alias.name}" for alias in node.names]
+    return imported
+
+
 def test_evaluation_and_checkpoints_import_nothing_from_training():
     """Dependencies point one way: train -> evaluate -> checkpoints, never back."""
     for module in ("evaluate.py", "checkpoints.py", "pretrained/__init__.py"):
-        imported = []
-        for node in ast.walk(ast.parse((ROOT / "avgkit" / module).read_text())):
-            if isinstance(node, ast.Import):
-                imported += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                imported += [f"{node.module}.{alias.name}" for alias in node.names]
+        imported = _imports(ROOT / "avgkit" / module)
         assert not [name for name in imported if name.startswith("avgkit.train")], module
+
+
+def test_the_library_imports_nothing_from_the_bench_or_the_command():
+    """avgkit.bench and avgkit.cli sit on top of the library; nothing in it imports them."""
+    on_top = ("avgkit.bench", "avgkit.cli")
+    for path in (ROOT / "avgkit").rglob("*.py"):
+        if path.relative_to(ROOT / "avgkit").parts[0] in ("bench", "cli"):
+            continue
+        assert not [name for name in _imports(path) if name.startswith(on_top)], path
