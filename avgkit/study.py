@@ -151,38 +151,50 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     )
     say(f"study: {run.name} ({settings.steps} steps)")
     started = time.perf_counter()
-    train.train(
-        config,
-        clips_dir,
-        run_dir,
-        settings.steps,
-        adversarial=run.adversarial,
-        seed=run.seed,
-        test_dir=test_dir,
-        recursions=1,
-        frequencies=frequencies,
-        progress=progress,
-    )
+    record = {
+        "name": run.name,
+        **dataclasses.asdict(run),
+        "config": config.to_dict(),
+        "steps": settings.steps,
+    }
+    try:
+        train.train(
+            config,
+            clips_dir,
+            run_dir,
+            settings.steps,
+            adversarial=run.adversarial,
+            seed=run.seed,
+            test_dir=test_dir,
+            recursions=1,
+            frequencies=frequencies,
+            progress=progress,
+        )
+    except train.TrainingDiverged as error:  # a result too: recorded, and the study goes on
+        say(f"study: {run.name} diverged ({error}); recorded in {out / 'runs'}")
+        record["diverged"] = str(error)
     seconds = time.perf_counter() - started
-    generator = _generator(run_dir, config)
-    scores = episode_scores(rollout_predictor(generator), test_dir, settings, progress)
-    if run.loss in SHIPPABLE:
-        pretrained.save_weights(generator, out / "weights" / f"{run.name}.npz")
-    log = train.read_log(run_dir / "results" / "train_log.csv")
-    at_end = discriminator_at_end(run_dir, config, test_dir, run.seed) if run.adversarial else {}
+    log_path = run_dir / "results" / "train_log.csv"
+    log = train.read_log(log_path) if log_path.exists() else []  # none if it diverged at once
+    if "diverged" not in record:
+        generator = _generator(run_dir, config)
+        record["scores"] = episode_scores(
+            rollout_predictor(generator), test_dir, settings, progress
+        )
+        if run.loss in SHIPPABLE:
+            pretrained.save_weights(generator, out / "weights" / f"{run.name}.npz")
+        if run.adversarial:
+            record["discriminator_at_end"] = discriminator_at_end(
+                run_dir, config, test_dir, run.seed
+            )
     files.write_json(
         out / "runs" / f"{run.name}.json",
         {
-            "name": run.name,
-            **dataclasses.asdict(run),
-            "config": config.to_dict(),
-            "steps": settings.steps,
+            **record,
             "train_seconds_this_session": round(seconds, 1),
             "machine": machine(),
             "date": datetime.date.today().isoformat(),
-            "scores": scores,
             "curves": _curves(log),
-            "discriminator_at_end": at_end,
         },
         indent=1,
     )

@@ -6,6 +6,7 @@
   minus its twin of the same seed, episode by episode), and each variant's run minus the main
   recipe's twin of its seed; each run minus each baseline over episodes; the checks the issue
   asks of the best non-adversarial model; D's diagnostics at the end of each adversarial run;
+  runs that diverged are listed apart, with the step and the loss that did;
 - `<out>/summary.md`: the same as tables to read;
 - `<out>/diagnostics.png`: D's diagnostics over training, per scale;
 - `<out>/rollout.png`: one test window, the truth beside the best l1_gdl and adv_gdl runs and
@@ -35,13 +36,19 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
     from avgkit.evaluate import mean_ci
 
     out = Path(out)
-    runs = {
+    found = {
         path.stem: json.loads(path.read_text()) for path in sorted((out / "runs").glob("*.json"))
     }
+    runs = {name: run for name, run in found.items() if "diverged" not in run}
     baselines = baseline_scores(out, test_dir, settings)
     scores = {name: run["scores"] for name, run in runs.items()} | baselines
     summary = {
         "runs": {name: _about(run) for name, run in runs.items()},
+        "diverged": {
+            name: {**_about(run), "diverged": run["diverged"]}
+            for name, run in found.items()
+            if "diverged" in run
+        },
         "means": {name: _means(table) for name, table in scores.items()},
         "paired": {},
         "against_baselines": {},
@@ -267,6 +274,9 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
                 for k in range(len(scores["real"]))
             ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if summary["diverged"]:
+        lines += ["", "## Diverged runs (no scores)", ""]
+        lines += [f"- {name}: {run['diverged']}" for name, run in summary["diverged"].items()]
     lines += ["", "## Checks", "", "```", json.dumps(summary["checks"], indent=1), "```", ""]
     return "\n".join(lines) + "\n"
 

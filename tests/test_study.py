@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from avgkit import cli, evaluate, pretrained, study, study_summary
+from avgkit import cli, evaluate, pretrained, study, study_summary, train
 from avgkit.data import atari
 from avgkit.errors import ConfigError
 
@@ -43,7 +43,7 @@ def test_a_study_trains_scores_and_keeps_the_weights(finished):
     at_end = run["discriminator_at_end"]  # D of the last checkpoint on held-out crops
     assert set(at_end) == {"real", "generated", "mismatched"}
     assert all(len(at_end[kind]) == 4 and all(0 < v < 1 for v in at_end[kind]) for kind in at_end)
-    assert json.loads(done[0].read_text())["discriminator_at_end"] == {}  # no D in l1_gdl
+    assert "discriminator_at_end" not in json.loads(done[0].read_text())  # no D in l1_gdl
     for name in ("main-l1_gdl-s0", "main-adv_gdl-s0"):  # the shippable losses' weights
         weights = np.load(root / "out" / "weights" / f"{name}.npz")
         assert all(weights[key].dtype == np.float16 for key in weights.files)
@@ -150,3 +150,26 @@ def test_a_variant_is_paired_with_the_main_recipes_twin_of_its_seed(finished):
     paired = summary["paired"]["no_extra adv_gdl - l1_gdl"]["psnr"]["whole"]
     np.testing.assert_allclose(paired["mean"], differences.mean(axis=0), atol=1e-3)
     assert "## no_extra adv_gdl - l1_gdl, a variant" in (out / "summary.md").read_text()
+
+
+def test_a_run_that_diverges_is_recorded_and_the_study_goes_on(finished, monkeypatch):
+    root, common, _ = finished
+    out = root / "diverged"
+    shutil.copytree(root / "out", out)
+    real_train = train.train
+
+    def diverging(config, clips_dir, run_dir, steps, **kwargs):
+        if config.loss == "adv":  # the real trainer's own stop, as on a loss that became inf
+            raise train.TrainingDiverged("step 2: the generator loss is inf; training stopped")
+        return real_train(config, clips_dir, run_dir, steps, **kwargs)
+
+    monkeypatch.setattr(train, "train", diverging)
+    study.run_study(out, [study.Run("adv", 0), study.Run("l2", 0)], SETTINGS, **common)
+    record = json.loads((out / "runs" / "main-adv-s0.json").read_text())
+    assert record["diverged"].startswith("step 2: the generator loss is inf")
+    assert "scores" not in record and record["machine"]["cpu"]
+    assert (out / "runs" / "main-l2-s0.json").exists()  # the next run of the plan trained
+    summary = json.loads(study_summary.summarize(out, root / "data" / "Test", SETTINGS).read_text())
+    assert "main-adv-s0" in summary["diverged"] and "main-adv-s0" not in summary["means"]
+    assert "adv - l2" not in summary["paired"]
+    assert "main-adv-s0: step 2: the generator loss is inf" in (out / "summary.md").read_text()
