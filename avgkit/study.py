@@ -120,7 +120,8 @@ def run_study(
     progress: bool = True,
 ) -> list[Path]:
     """Record and cut the data if missing, then train and score each run not yet done.
-    Returns the JSON of every run of `runs` that is finished."""
+    Returns the JSON of every run of `runs`: scored, scored again from its kept weights
+    (`recovered`), or stopped because it diverged (`diverged`)."""
     out, data, work = Path(out), Path(data), Path(work)
     _claim(out, settings, recording)
     atari.record(data, recording, progress=progress)
@@ -128,9 +129,10 @@ def run_study(
     done = []
     for run in runs:
         path = out / "runs" / f"{run.name}.json"
-        if not path.exists() and (out / "weights" / f"{run.name}.npz").exists():
+        weights_only = not (work / run.name / "checkpoints").is_dir()  # its run folder is gone
+        if not path.exists() and weights_only and (out / "weights" / f"{run.name}.npz").exists():
             _score_from_weights(run, settings, data / "Test", out, progress)
-        elif not path.exists():
+        elif not path.exists():  # trains, or resumes from its checkpoints
             _train_and_score(run, settings, clips_dir, data / "Test", out, work, progress)
         done.append(path)
     return done

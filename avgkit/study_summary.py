@@ -63,25 +63,22 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
             if run.get("discriminator_at_end")
         },
     }
-    for first, second in PAIRS:
-        seeds = _seeds(runs, first) & _seeds(runs, second)
-        if seeds:
+    for first, second in PAIRS:  # the main recipe, then each variant, against main's twin
+        variants = sorted({run["variant"] for run in runs.values() if run["loss"] == first})
+        for variant in sorted(variants, key=lambda v: v != "main"):
+            seeds = sorted(_seeds(runs, first, variant) & _seeds(runs, second))
+            if not seeds:
+                continue
             differences = [
-                _difference(scores[f"main-{first}-s{s}"], scores[f"main-{second}-s{s}"])
-                for s in sorted(seeds)
+                _difference(scores[f"{variant}-{first}-s{s}"], scores[f"main-{second}-s{s}"])
+                for s in seeds
             ]
-            summary["paired"][f"{first} - {second}"] = {
-                "seeds": sorted(seeds),
+            key = f"{first} - {second}" if variant == "main" else f"{variant} {first} - {second}"
+            summary["paired"][key] = {
+                "variant": variant,
+                "seeds": seeds,
                 **_intervals(differences, mean_ci),
                 "per_seed": [_seed_means(difference) for difference in differences],
-            }
-    twins = dict(PAIRS)
-    for name, run in runs.items():  # a variant against the main recipe's twin of its seed
-        twin = f"main-{twins.get(run['loss'])}-s{run['seed']}"
-        if run["variant"] != "main" and twin in scores:
-            summary["paired"][f"{run['variant']} {run['loss']} - {twins[run['loss']]}"] = {
-                "seeds": [run["seed"]],
-                **_intervals([_difference(scores[name], scores[twin])], mean_ci),
             }
     for name in runs:
         summary["against_baselines"][name] = {
@@ -103,10 +100,11 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
 
 
 def best_run(summary: dict, runs: dict, loss: str) -> str | None:
-    """The run of `loss` with the highest PSNR over horizons 1..8, whole frame and moving areas
-    averaged, or None. (Seeds differ most on the static maze: one l1_gdl seed led on the moving
-    areas but fell below copy_last on the whole frame, so neither region alone ranks them.)"""
-    names = [name for name, run in runs.items() if run["loss"] == loss]
+    """The main-recipe run of `loss` with the highest PSNR over horizons 1..8, whole frame and
+    moving areas averaged, or None. (Seeds differ most on the static maze: one l1_gdl seed led on
+    the moving areas but fell below copy_last on the whole frame, so neither region alone ranks
+    them.)"""
+    names = [n for n, run in runs.items() if run["loss"] == loss and run["variant"] == "main"]
     if not names:
         return None
     return max(names, key=lambda name: _psnr_1_to_8(summary, name))
@@ -161,9 +159,9 @@ def _about(run: dict) -> dict:
     )
 
 
-def _seeds(runs: dict, loss: str) -> set[int]:
+def _seeds(runs: dict, loss: str, variant: str = "main") -> set[int]:
     return {
-        run["seed"] for run in runs.values() if run["loss"] == loss and run["variant"] == "main"
+        run["seed"] for run in runs.values() if run["loss"] == loss and run["variant"] == variant
     }
 
 
@@ -252,7 +250,7 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
     """The paired tables and the runs against the baselines, as Markdown."""
     lines = ["# Study summary", ""]
     for pair, table in summary["paired"].items():
-        recipe = "a variant" if " " in pair.split(" - ")[0] else "the study's recipe"
+        recipe = "the study's recipe" if table["variant"] == "main" else "a variant"
         lines += [f"## {pair}, {recipe}, seeds {table['seeds']}", ""]
         lines += _table(table, horizons)
     lines += ["## Means over test episodes", ""]
@@ -266,8 +264,9 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
     if summary["discriminator_at_end"]:
         lines += ["", "## D at the end, on held-out crops", ""]
         lines += ["mean sigmoid(D), scales coarse to fine: real / generated / mismatched", ""]
-        lines += ["| run | " + " | ".join(f"scale {k}" for k in range(4)) + " |"]
-        lines += ["| --- |" + " --- |" * 4]
+        scales = len(next(iter(summary["discriminator_at_end"].values()))["real"])
+        lines += ["| run | " + " | ".join(f"scale {k}" for k in range(scales)) + " |"]
+        lines += ["| --- |" + " --- |" * scales]
         for name, scores in summary["discriminator_at_end"].items():
             cells = [
                 " / ".join(f"{scores[kind][k]:.2f}" for kind in ("real", "generated", "mismatched"))

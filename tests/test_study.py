@@ -121,7 +121,7 @@ def test_a_run_whose_json_is_lost_is_scored_again_from_its_weights(finished, mon
     original = json.loads(lost.read_text())
     lost.unlink()
     monkeypatch.setattr(study, "_train_and_score", lambda *a: pytest.fail("trained again"))
-    study.run_study(out, RUNS, SETTINGS, **common)
+    study.run_study(out, RUNS, SETTINGS, **{**common, "work": root / "gone"})  # no run folder
     again = json.loads(lost.read_text())
     assert again["config"] == original["config"] and again["curves"] == {}
     assert again["machine"] == original["machine"] and "D's curves lost" in again["recovered"]
