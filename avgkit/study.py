@@ -94,6 +94,15 @@ class Run:
     def adversarial(self) -> bool:
         return config_lib.LOSSES[self.loss].adversarial
 
+    def identity(self, settings: Settings) -> dict:
+        """What a run's JSON opens with: its name, loss, seed, variant, config and steps."""
+        return {
+            "name": self.name,
+            **dataclasses.asdict(self),
+            "config": self.config(settings).to_dict(),
+            "steps": settings.steps,
+        }
+
     def config(self, settings: Settings) -> config_lib.Config:
         base = config_lib.with_loss(config_lib.preset(settings.preset), self.loss)
         return dataclasses.replace(base, **{**recipe(settings.steps), **VARIANTS[self.variant]})
@@ -153,12 +162,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     )
     say(f"study: {run.name} ({settings.steps} steps)")
     started = time.perf_counter()
-    record = {
-        "name": run.name,
-        **dataclasses.asdict(run),
-        "config": config.to_dict(),
-        "steps": settings.steps,
-    }
+    record = run.identity(settings)
     try:
         train.train(
             config,
@@ -222,10 +226,7 @@ def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
     files.write_json(
         out / "runs" / f"{run.name}.json",
         {
-            "name": run.name,
-            **dataclasses.asdict(run),
-            "config": config.to_dict(),
-            "steps": settings.steps,
+            **run.identity(settings),
             "train_seconds_this_session": about.get("train_seconds_this_session"),
             "machine": about.get("machine"),
             "date": about.get("date"),
