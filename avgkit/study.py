@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 
 from avgkit import config as config_lib
 from avgkit import files, pretrained
+from avgkit import machine as machine_lib
 from avgkit.data import atari
 from avgkit.errors import ConfigError
 
@@ -308,18 +308,11 @@ def baseline_scores(out, test_dir, settings: Settings, progress: bool = False) -
 
 def machine() -> dict:
     """The CPU: model name and whether it has AVX-512 and AVX512-BF16."""
-    flags, model = set(), platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+    found = machine_lib.cpu()
     return {
-        "cpu": model,
-        "avx512f": "avx512f" in flags,
-        "avx512_bf16": "avx512_bf16" in flags,
+        "cpu": found["processor"],
+        "avx512f": "avx512f" in found["cpu_flags"],
+        "avx512_bf16": "avx512_bf16" in found["cpu_flags"],
     }
 
 

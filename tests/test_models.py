@@ -138,6 +138,9 @@ def test_upsampling_repeats_pixels_on_exact_steps():
     images = random_frames(3, 5, channels=3)
     expected = images.repeat(2, axis=1).repeat(2, axis=2)
     np.testing.assert_array_equal(models.upsample_to(images, (6, 10)).numpy(), expected)
+    # a size known only at run time goes through tf.image.resize: the same pixels
+    resized = models.upsample_to(images, tf.constant([6, 10])).numpy()
+    np.testing.assert_array_equal(resized, expected)
     assert tuple(models.upsample_to(images, (5, 9)).shape) == (2, 5, 9, 3)
 
 

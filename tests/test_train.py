@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avgkit import config, evaluate, home, losses, models
+from avgkit import config, evaluate, home, losses, machine, models
 from avgkit import train as train_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data import pipeline
@@ -142,18 +142,23 @@ def test_mixed_precision_non_adversarial_steps(clips_dir):
         np.testing.assert_array_equal(before, after.numpy())  # D is never updated
 
 
-def test_jit_compiled_discriminator_update(clips_dir):
+def test_xla_step_matches_the_float32_reference(clips_dir):
+    """XLA over the whole step (its 2x upsampling a repeat, whose gradient XLA compiles): the
+    same losses as the tf.function step, step by step, from the same seed and batches."""
     batches = train_lib.ShardBatches(clips_dir, TINY)
-    g_clips, d_clips = batches.batch(0)
+    steps = [batches.batch(step) for step in range(3)]
     batches.close()
-    trainer = train_lib.Trainer(TINY, jit_compile=True)
-    history, target = pipeline.split_clip(pipeline.to_unit(d_clips), TINY.hist_len)
-    real = trainer.discriminator(history, models.pyramid(target, TINY))
-    fake = trainer.discriminator(history, trainer.generator(history))
+    reference, compiled = train_lib.Trainer(TINY), train_lib.Trainer(TINY, jit_compile=True)
+    history, target = pipeline.split_clip(pipeline.to_unit(steps[0][1]), TINY.hist_len)
+    real = compiled.discriminator(history, models.pyramid(target, TINY))
+    fake = compiled.discriminator(history, compiled.generator(history))
     expected, _ = losses.combined_discriminator_loss(real, fake)  # eager, before the update
-    values = trainer.train_step(g_clips, d_clips)
-    np.testing.assert_allclose(values["d_loss"], expected, rtol=1e-5)
-    assert np.isfinite(values["g_loss"])
+    for step, batch in enumerate(steps):
+        want, got = reference.train_step(*batch), compiled.train_step(*batch)
+        if step == 0:
+            np.testing.assert_allclose(got["d_loss"], expected, rtol=1e-5)
+        for name in ("d_loss", "g_loss", "g_lp", "g_gdl", "g_adv"):
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-4, err_msg=name)
 
 
 def test_checkpoint_of_another_preset_is_refused(clips_dir, tmp_path):
@@ -288,3 +293,14 @@ def test_training_run_is_found_again_and_keyed_by_its_settings(clips_dir, tmp_pa
 def test_frequencies_fit_the_step_count(steps, expected):
     got = train_lib.Frequencies.for_steps(steps)
     assert (got.stats, got.summary, got.images, got.test, got.save) == expected
+
+
+def test_mixed_precision_refused_where_bfloat16_would_be_emulated(clips_dir, tmp_path, monkeypatch):
+    """On a CPU without AVX512-BF16 or AMX-BF16, --mixed_precision would run 2-14x slower than
+    float32 (README, Performance): one line, and the run folder is not made."""
+    assert machine.has_bfloat16(["avx2", "fma", "avx512f"]) is False
+    assert machine.has_bfloat16(["avx2", "avx512_bf16"]) and machine.has_bfloat16(["amx_bf16"])
+    monkeypatch.setattr(machine, "has_bfloat16", lambda flags=None: False)
+    with pytest.raises(ConfigError, match=r"--mixed_precision: this CPU \(.+\) has no bfloat16"):
+        train_lib.train(TINY, clips_dir, tmp_path / "run", 2, precision="mixed", progress=False)
+    assert not (tmp_path / "run").exists()

@@ -18,7 +18,7 @@ import platform
 import time
 from pathlib import Path
 
-from avgkit import files
+from avgkit import files, machine
 from avgkit.bench import process, rollout, train
 from avgkit.bench.train import FULL, QUICK, Sizes
 from avgkit.data import atari
@@ -27,8 +27,7 @@ __all__ = ["BENCH_RECORDING", "FULL", "PRESETS", "QUICK", "SECTIONS", "Sizes", "
 
 BENCH_RECORDING = atari.Recording(train_episodes=8, test_episodes=1, frames=500, seed=1234)
 SECTIONS = ("process", "train", "rollout")
-PRESETS = ("tiny", "small", "paper")
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+PRESETS = ("tiny", "small", "official", "paper")
 
 
 def run(
@@ -84,22 +83,9 @@ def _save(path: Path, results: dict, section: str) -> None:
 
 
 def _machine() -> dict:
-    cpuinfo = _cpuinfo()
-    flags = cpuinfo.get("flags", "").split()
     return {
         "cpus": os.cpu_count(),
-        "processor": cpuinfo.get("model name") or platform.processor() or platform.machine(),
-        # the vector and bfloat16 instructions, which set what float32 and mixed precision reach
-        "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags],
+        **machine.cpu(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-
-
-def _cpuinfo() -> dict:
-    """The first processor's fields in /proc/cpuinfo (Linux); empty elsewhere."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
-    except OSError:
-        return {}
-    return dict((part.strip() for part in line.split(":", 1)) for line in lines if ":" in line)

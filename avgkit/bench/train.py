@@ -2,16 +2,19 @@
 
 - Peak: a large conv2d (8x32x32x256 -> 512, 5x5, SAME, float32, tf.function), best of a few runs.
 - Per preset: the D+G step ("adversarial") and the G-only step ("g_only"), run eagerly
-  (`tf.config.run_functions_eagerly`), under tf.function, and with XLA (`jit_compile=True`). The
-  Trainer XLA-compiles only D's update (G's gradient goes through nearest resizing, which has no
-  XLA kernel), so XLA in G-only mode is the tf.function step: recorded as such, not timed twice.
+  (`tf.config.run_functions_eagerly`), under tf.function, and with XLA over the whole step
+  (`jit_compile=True`).
+- Profile: the D+G tf.function step under TensorFlow's profiler, kernel time by op type
+  (`avgkit.bench.profile`).
 - FLOPs per step: an analytic count of the convolutions and dense layers (2 x MACs of the
   forward passes and of the gradients TensorFlow keeps), next to TensorFlow's profiler count on
   the traced step (float_ops), which runs higher: it includes element-wise ops and gradients
   Grappler prunes (D's weight gradients in G's update) and counts the backward passes of D's
   VALID convolutions at their input's size (1.5-7x their work in the paper's D).
+- The TF1 approach (`avgkit.bench.tf1`): its graph-mode step for the same preset, timed in the
+  same process on the same batches; `speedup_over_tf1` is its seconds over avgkit's.
 - Mixed precision: the D+G step under Keras' mixed_bfloat16 (float32 variables and losses)
-  against float32 and against the TF1 implementation's 1.90 s a step here (REFERENCE.md).
+  against float32 and against the TF1 approach's step of the same run.
 - Loss tracking: G's loss over the first steps, float32 against mixed, same seed and batches.
 
 Timings: warm-up steps, then rounds of steps on real clips; a round lasts about
@@ -31,23 +34,23 @@ import numpy as np
 import tensorflow as tf
 
 from avgkit import config as config_lib
+from avgkit.bench import profile
+from avgkit.bench.tf1 import TF1Step
 from avgkit.config import Config
 from avgkit.data import clips as clips_lib
 from avgkit.errors import ConfigError
 from avgkit.train import ShardBatches, Trainer
 
-TF1_ADVERSARIAL_SECONDS = 1.90  # the TF1 code's D+G step on this machine (REFERENCE.md)
-TF1_G_ONLY_SECONDS = 0.88  # its non-adversarial step
 PEAK_CONV = {"batch": 8, "size": 32, "channels_in": 256, "channels_out": 512, "kernel": 5}
+STEPS_PER_CALL = 4  # D+G steps in one tf.function call, a lever timed beside one a call
 TRAIN_CLIPS = 16_384  # clips cut for the timed steps and the loss curves (4 shards)
 EXECUTIONS = ("eager", "function", "xla")
-XLA_G_ONLY = (
-    "not timed: the Trainer XLA-compiles only D's update (G's gradient goes through nearest "
-    "resizing, which has no XLA kernel), so the G-only step with XLA is the tf.function step"
-)
-GOALS = {  # the targets of issues #4 and #5
+GOALS = {  # the targets of issues #4, #5 and #10
     "paper_peak_share": 0.8,
     "small_peak_share": 0.5,
+    "official_peak_share": 0.5,
+    "small_speedup_over_tf1": 1.0,
+    "official_speedup_over_tf1": 1.0,
     "paper_mixed_speedup_over_tf1": 1.8,
     "loss_tracking_relative_difference": 0.05,
 }
@@ -137,7 +140,10 @@ def run(
             config, batches, sizes, peak, warm.get("float32")
         )
         float32 = results["presets"][name]["adversarial"]["function"]
-        results["mixed"][name] = mixed_benchmark(config, batches, sizes, float32, warm.get("mixed"))
+        tf1 = results["presets"][name]["tf1"]
+        results["mixed"][name] = mixed_benchmark(
+            config, batches, sizes, float32, tf1, warm.get("mixed")
+        )
     results["goals"] = _goals(results)
     return results
 
@@ -176,6 +182,9 @@ def preset_benchmark(
     given = trainer
     for mode, adversarial in (("adversarial", True), ("g_only", False)):
         trainer = given if adversarial and given else Trainer(config, adversarial=adversarial)
+        if adversarial:  # where the D+G step's time goes (tf.function, warm)
+            trainer.train_step(*batches[0])
+            results["profile"] = profile.profile_step(trainer.train_step, batches[0])
         results["generator_params"] = trainer.generator.count_params()
         results["discriminator_params"] = trainer.discriminator.count_params()
         flops = analytic_flops(config, adversarial)
@@ -187,25 +196,86 @@ def preset_benchmark(
             if execution not in sizes.executions:
                 entry[execution] = {"timed": False, "note": "left out of this run"}
                 continue
-            if execution == "xla" and not adversarial:
-                entry[execution] = {"timed": False, "note": XLA_G_ONLY}
-                continue
             if execution == "xla":
-                trainer = Trainer(config, jit_compile=True)
+                trainer = Trainer(config, adversarial=adversarial, jit_compile=True)
             entry[execution] = time_steps(trainer, batches, sizes, eager=execution == "eager")
             _add_rates(entry[execution], flops, peak)
-        if config.name == "paper":
-            tf1 = TF1_ADVERSARIAL_SECONDS if adversarial else TF1_G_ONLY_SECONDS
-            entry["tf1_seconds_per_step"] = tf1
-            entry["speedup_over_tf1"] = tf1 / _fastest(entry)["seconds_per_step"]
         results[mode] = entry
+    several = SeveralSteps(Trainer(config), STEPS_PER_CALL)
+    timing = per_step(time_steps(several, several.group(batches), sizes), STEPS_PER_CALL)
+    _add_rates(timing, results["adversarial"]["flops_per_step"], peak)
+    results["adversarial"]["steps_per_call"] = {"steps": STEPS_PER_CALL, **timing}
+    results["tf1"] = tf1_benchmark(config, batches, sizes, peak)
+    for mode in ("adversarial", "g_only"):
+        fastest = _fastest(results[mode])["seconds_per_step"]
+        results[mode]["speedup_over_tf1"] = results["tf1"][mode]["seconds_per_step"] / fastest
+    results["speedup_over_tf1"] = results["adversarial"]["speedup_over_tf1"]
+    return results
+
+
+class SeveralSteps:
+    """A lever to measure: `steps` D+G steps of `trainer` in one tf.function call, so Python
+    and the call's dispatch are paid once. `train_step` takes batches stacked on a leading
+    axis of `steps` (`group`); one device only (the default strategy)."""
+
+    def __init__(self, trainer: Trainer, steps: int):
+        self.trainer, self.steps = trainer, steps
+        self._call = tf.function(self._several, autograph=False)
+
+    def group(self, batches: list) -> list:
+        """Consecutive runs of `steps` batches, each field stacked: (steps, batch, ...)."""
+        runs = range(0, len(batches) - self.steps + 1, self.steps)
+        return [tuple(map(np.stack, zip(*batches[i : i + self.steps]))) for i in runs]
+
+    def train_step(self, *stacked) -> dict:
+        """All `steps` steps; returns the last one's values."""
+        values = self._call(*(tf.constant(x) for x in stacked))
+        return {name: value.numpy() for name, value in values.items()}
+
+    def _several(self, g_clips, d_clips, d_extra=None):
+        for i in range(self.steps):
+            extra = None if d_extra is None else d_extra[i]
+            values = self.trainer._distributed_step(g_clips[i], d_clips[i], extra)
+        return values
+
+
+def per_step(timing: dict, steps: int) -> dict:
+    """`time_steps`' figures for calls of `steps` steps each, restated per step."""
+    seconds = timing["seconds_per_step"] / steps
+    return {
+        "seconds_per_step": seconds,
+        "min_seconds_per_step": timing["min_seconds_per_step"] / steps,
+        "steps_per_second": 1 / seconds,
+        "rounds": [value / steps for value in timing["rounds"]],
+        "timed_steps": timing["timed_steps"] * steps,
+        "warmup_steps": timing["warmup_steps"] * steps,
+    }
+
+
+def tf1_benchmark(config: Config, batches: list, sizes: Sizes, peak: dict) -> dict:
+    """The TF1 approach's step (avgkit.bench.tf1) for `config`, both modes, on `batches`:
+    "seconds_per_step" is its D+G step's."""
+    results = {}
+    for mode, adversarial in (("adversarial", True), ("g_only", False)):
+        step = TF1Step(config, adversarial=adversarial)
+        results.setdefault("parameters", step.parameters)  # the D+G step's: G's and D's
+        results[mode] = time_steps(step, batches, sizes)
+        _add_rates(results[mode], analytic_flops(config, adversarial), peak)
+        step.session.close()
+    results["seconds_per_step"] = results["adversarial"]["seconds_per_step"]
     return results
 
 
 def mixed_benchmark(
-    config: Config, batches: list, sizes: Sizes, float32: dict, trainer: Trainer | None = None
+    config: Config,
+    batches: list,
+    sizes: Sizes,
+    float32: dict,
+    tf1: dict,
+    trainer: Trainer | None = None,
 ) -> dict:
-    """The D+G step under mixed precision (tf.function) against `float32`, the float32 one.
+    """The D+G step under mixed precision (tf.function) against `float32`, the float32 one,
+    and against `tf1`, the TF1 approach's timing of the same run.
 
     trainer: a mixed-precision D+G trainer of `config` to time instead of a new one.
     """
@@ -216,10 +286,9 @@ def mixed_benchmark(
         "float32_seconds_per_step": float32["seconds_per_step"],
         "mixed": mixed,
         "speedup_over_float32": float32["seconds_per_step"] / mixed["seconds_per_step"],
+        "tf1_seconds_per_step": tf1["seconds_per_step"],
+        "speedup_over_tf1": tf1["seconds_per_step"] / mixed["seconds_per_step"],
     }
-    if config.name == "paper":
-        results["tf1_seconds_per_step"] = TF1_ADVERSARIAL_SECONDS
-        results["speedup_over_tf1"] = TF1_ADVERSARIAL_SECONDS / mixed["seconds_per_step"]
     return results
 
 
@@ -289,14 +358,17 @@ def time_steps(trainer: Trainer, batches: list, sizes: Sizes, eager: bool = Fals
     }
 
 
-def profiler_flops(trainer: Trainer, g_clips: np.ndarray, d_clips: np.ndarray) -> int:
+def profiler_flops(
+    trainer: Trainer, g_clips: np.ndarray, d_clips: np.ndarray, d_extra: np.ndarray | None = None
+) -> int:
     """FLOPs of one step as TensorFlow's profiler counts them on the Trainer's traced step.
 
     Traces `trainer._step` (the compiled step `train_step` runs) for these batches; ops inside
-    nested functions (an XLA-compiled D update) are not counted: use a trainer without XLA.
+    nested functions (an XLA-compiled step) are not counted: use a trainer without XLA.
     """
+    extra = None if d_extra is None else trainer._distribute(d_extra, axis=1)
     step = trainer._step.get_concrete_function(
-        trainer._distribute(g_clips), trainer._distribute(d_clips), None
+        trainer._distribute(g_clips), trainer._distribute(d_clips), extra
     )
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
@@ -352,7 +424,8 @@ def discriminator_macs(config: Config) -> list[list[int]]:
             size -= kernel - 1  # VALID
             layers.append(size**2 * channels * maps * kernel**2)
             channels = maps
-        units = (size // 2) ** 2 * channels  # after the 2x2 max-pool
+        size = size // 2 if config.d_max_pool[k] else size  # the 2x2 max-pool
+        units = size**2 * channels
         for width in (*config.d_fc_sizes[k], 1):
             layers.append(units * width)
             units = width
@@ -379,22 +452,22 @@ def print_summary(results: dict) -> None:
             for execution in EXECUTIONS:
                 timing = preset[mode][execution]
                 if "seconds_per_step" not in timing:
-                    same = mode == "g_only" and execution == "xla"
-                    print(f"{name:8} {mode:12} {execution:9} {'= function' if same else '-':>8}")
+                    print(f"{name:8} {mode:12} {execution:9} {'-':>8}")
                     continue
-                print(
-                    f"{name:8} {mode:12} {execution:9} {timing['seconds_per_step']:8.4f} "
-                    f"{timing['steps_per_second']:8.2f} {timing['gflops_per_second']:8.1f} "
-                    f"{timing['peak_share']:7.2f}"
-                )
+                _print_timing(name, mode, execution, timing)
+            if mode == "adversarial":
+                several = preset[mode]["steps_per_call"]
+                _print_timing(name, mode, f"{several['steps']} a call", several)
+            _print_timing(name, mode, "TF1", preset["tf1"][mode])
+    for name, preset in results["presets"].items():
+        print(f"{name}: avgkit's D+G step is {preset['speedup_over_tf1']:.2f}x the TF1 approach's")
+        _print_profile(name, preset["profile"])
     for name, mixed in results["mixed"].items():
-        line = (
+        print(
             f"{name} D+G step, {mixed['policy']}: {mixed['mixed']['seconds_per_step']:.4f} s, "
-            f"{mixed['speedup_over_float32']:.2f}x float32"
+            f"{mixed['speedup_over_float32']:.2f}x float32, {mixed['speedup_over_tf1']:.2f}x "
+            f"the TF1 approach's {mixed['tf1_seconds_per_step']:.4f} s"
         )
-        if "speedup_over_tf1" in mixed:
-            line += f", {mixed['speedup_over_tf1']:.2f}x TF1's {TF1_ADVERSARIAL_SECONDS} s"
-        print(line)
     tracking = results["loss_tracking"]
     print(
         f"G loss, mixed against float32 ({tracking['preset']}, {tracking['steps']} steps): "
@@ -402,6 +475,25 @@ def print_summary(results: dict) -> None:
         f"{tracking['window']} steps)"
     )
     print_goals(results["goals"])
+
+
+def _print_timing(name: str, mode: str, execution: str, timing: dict) -> None:
+    print(
+        f"{name:8} {mode:12} {execution:9} {timing['seconds_per_step']:8.4f} "
+        f"{timing['steps_per_second']:8.2f} {timing['gflops_per_second']:8.1f} "
+        f"{timing['peak_share']:7.2f}"
+    )
+
+
+def _print_profile(name: str, profile: dict) -> None:
+    top = ", ".join(
+        f"{op} {seconds / profile['op_seconds']:.0%}"
+        for op, seconds in list(profile["by_op"].items())[:4]
+    )
+    print(
+        f"  profile: {profile['kernels']:.0f} kernels a step, {profile['conv_share']:.0%} of "
+        f"their time in convolutions ({top})"
+    )
 
 
 def print_goals(goals: dict) -> None:
@@ -413,19 +505,25 @@ def print_goals(goals: dict) -> None:
 
 def _goals(results: dict) -> dict:
     goals = {}
-    for name in ("paper", "small"):
-        if name in results["presets"]:
-            timing = _fastest(results["presets"][name]["adversarial"])
+    step = "float32 D+G step (tf.function or XLA, the faster)"
+    for name, preset in results["presets"].items():
+        if f"{name}_peak_share" in GOALS:
             goals[f"{name}_peak_share"] = goal(
-                timing["peak_share"],
+                _fastest(preset["adversarial"])["peak_share"],
                 GOALS[f"{name}_peak_share"],
-                f"{name}, float32 D+G step (tf.function or XLA, the faster): share of conv peak",
+                f"{name}, {step}: share of the conv peak",
+            )
+        if f"{name}_speedup_over_tf1" in GOALS:
+            goals[f"{name}_speedup_over_tf1"] = goal(
+                preset["speedup_over_tf1"],
+                GOALS[f"{name}_speedup_over_tf1"],
+                f"{name}, {step}: the TF1 approach's seconds / its seconds, same run",
             )
     if "paper" in results["mixed"]:
         goals["paper_mixed_speedup_over_tf1"] = goal(
             results["mixed"]["paper"]["speedup_over_tf1"],
             GOALS["paper_mixed_speedup_over_tf1"],
-            f"paper, mixed D+G step: TF1's {TF1_ADVERSARIAL_SECONDS} s / its seconds",
+            "paper, mixed D+G step: the TF1 approach's seconds / its seconds, same run",
         )
     goals["loss_tracking"] = goal(
         results["loss_tracking"]["max_relative_difference"],

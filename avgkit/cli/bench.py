@@ -32,8 +32,8 @@ def add_bench_parser(commands) -> None:
         "--presets",
         nargs="+",
         choices=sorted(config.PRESETS),
-        default=["tiny", "small", "paper"],
-        help="presets of the train and rollout sections (default tiny small paper)",
+        default=["tiny", "small", "official", "paper"],
+        help="presets of the train and rollout sections (default tiny small official paper)",
     )
     flag(
         parser,

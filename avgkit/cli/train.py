@@ -100,7 +100,7 @@ def add_train_parser(commands) -> None:
         None,
         "--jit_compile",
         action="store_true",
-        help="XLA for the discriminator's update (the generator's has no XLA kernel)",
+        help="XLA over the whole training step (one device only)",
     )
     flag(
         parser,

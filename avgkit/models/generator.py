@@ -6,7 +6,10 @@ Sizes. Scale k works at ceil(H / f) x ceil(W / f), f = config.scale_factors[k] (
   sides (the odd pixel at the bottom / right) and the edge cells average only the real pixels.
 - `upsample_to` resizes to the exact size of the next scale with nearest neighbour (half-pixel
   centres): an exact 2x step repeats every pixel 2x2 (the Torch code's nearest upsampling), and
-  210x160 frames give scales of 27x20, 53x40, 105x80 and 210x160.
+  210x160 frames give scales of 27x20, 53x40, 105x80 and 210x160. When both sizes are known
+  when the graph is traced and the step is exactly 2x (training crops), it is written as that
+  repeat, whose gradient XLA compiles; other sizes go through `tf.image.resize`, which has no
+  XLA kernel for its gradient.
 `pyramid` applies the same rule to targets, so losses and the discriminator see what G sees.
 """
 
@@ -48,7 +51,10 @@ class Generator(PerScaleModel):
             if not predictions:  # the coarsest scale has no coarser prediction
                 residual, base = g_k(x_k), 0.0
             else:
-                base = upsample_to(predictions[-1], tf.shape(x_k)[1:3])
+                size = x_k.shape[1:3]
+                base = upsample_to(
+                    predictions[-1], size if size.is_fully_defined() else tf.shape(x_k)[1:3]
+                )
                 residual = g_k(tf.concat([x_k, base], axis=-1))
             predictions.append(tf.tanh(tf.cast(residual, tf.float32) + base))
         return predictions
@@ -94,7 +100,12 @@ def downsample(images, factor: int) -> tf.Tensor:
 
 
 def upsample_to(images, size) -> tf.Tensor:
-    """Nearest-neighbour resize of (batch, h, w, c) to (batch, *size, c); `size` may be a tensor."""
+    """Nearest-neighbour resize of (batch, h, w, c) to (batch, *size, c); `size` may be a tensor.
+    A static size of exactly (2h, 2w) repeats every pixel 2x2, the same pixels as the resize."""
+    h, w = images.shape[1:3]
+    if isinstance(size, tuple | list | tf.TensorShape) and None not in (h, w):
+        if tuple(size) == (2 * h, 2 * w):
+            return tf.repeat(tf.repeat(images, 2, axis=1), 2, axis=2)
     return tf.image.resize(images, size, method="nearest")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from avgkit import checkpoints, evaluate, files
+from avgkit import checkpoints, evaluate, files, machine
 from avgkit import config as config_lib
 from avgkit.config import Config
 from avgkit.data import clips as clips_lib
@@ -120,6 +120,13 @@ def train(
         raise ConfigError(
             f"loss {config.loss!r} of the ablation trains "
             f"{'with' if not adversarial else 'without'} D; got adversarial={adversarial}"
+        )
+    strategy = strategy or distribute.choose_strategy()
+    if precision == "mixed" and not distribute.uses_gpu(strategy) and not machine.has_bfloat16():
+        raise ConfigError(
+            f"--mixed_precision: this CPU ({machine.cpu()['processor']}) has no bfloat16 "
+            f"instructions ({' or '.join(machine.BFLOAT16_FLAGS)}), so bfloat16 would be emulated, "
+            "2-14x slower than float32 (README, Performance); train without it"
         )
     say = tqdm.write if progress else _quiet
     batches = ShardBatches(clips_dir, config, seed)

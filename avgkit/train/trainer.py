@@ -50,9 +50,9 @@ class Trainer:
     """G, D, their optimizers, the step counter and a `tf.train.Checkpoint` of all of them.
 
     precision: "float32" or "mixed" (Keras' mixed_bfloat16 on a CPU, mixed_float16 with loss
-    scaling on a GPU: float32 variables, losses and outputs). jit_compile: XLA for D's update;
-    G's gradient goes through nearest-neighbour resizing, which XLA cannot compile, so G's
-    update runs without it.
+    scaling on a GPU: float32 variables, losses and outputs). jit_compile: XLA over each
+    replica's whole step, D's update and G's (G's upsampling of training crops is an exact 2x
+    repeat, which XLA compiles: avgkit.models.generator).
     """
 
     def __init__(
@@ -70,6 +70,12 @@ class Trainer:
         if config.batch_size % replicas:
             raise ConfigError(
                 f"batch_size {config.batch_size} does not split evenly over {replicas} replicas"
+            )
+        if jit_compile and replicas > 1:
+            raise ConfigError(
+                f"--jit_compile: XLA compiles the step on one device; this run has {replicas} "
+                f"({distribute.describe(self.strategy)}), whose copies of the variables one "
+                "compiled step cannot reach"
             )
         self.policy = _policy_name(precision, distribute.uses_gpu(self.strategy))
         with _dtype_policy(self.policy), self.strategy.scope():
@@ -90,8 +96,8 @@ class Trainer:
             g_optimizer=self.g_optimizer,
             d_optimizer=self.d_optimizer,
         )
-        if jit_compile:  # D's update only: G's gradient has no XLA kernel (nearest resizing)
-            self._d_gradients = tf.function(self._d_gradients, jit_compile=True, autograph=False)
+        if jit_compile:
+            self._replica_step = tf.function(self._replica_step, jit_compile=True, autograph=False)
         self._step = tf.function(self._distributed_step, autograph=False)
         self._predict = tf.function(self.generator, reduce_retracing=True)
         self._diagnostics = tf.function(self._diagnose, autograph=False)

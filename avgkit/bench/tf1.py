@@ -1,0 +1,197 @@
+"""The TF1 implementation's training step, rebuilt from its description to be timed beside
+avgkit's `Trainer` in the same process (`avgkit.bench.train`).
+
+How the TF1 code trains (REFERENCE.md, "The TensorFlow 1 implementation"): one graph built once
+under `tf.compat.v1`, variables made by hand and `tf.nn.conv2d`; a step is one `Session.run` of
+D's update on a batch fed from numpy, then one of G's update on a fresh batch. Its losses are
+sums: Lp and GDL summed over the batch and pixels, BCE over the batch, each averaged over the
+scales. G by Adam at 4e-5, D by plain SGD at 0.02. Its G is not residual (each scale ends in a
+tanh of its own), and its D's sigmoid is clipped to [0.1, 0.9].
+
+Its network for a preset: the preset's layer sizes, D's input (`d_sees_history`), max-pools and
+extra D examples, so that both steps do the same convolutions. One thing differs from the code
+its users ran: the adversarial gradient reaches G here (on its main branch it did not, defect 2
+of REFERENCE.md), because a step that skips that work would not be the same step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from avgkit.config import Config
+
+V1 = tf.compat.v1
+G_LEARNING_RATE = 4e-5  # the TF1 code's Adam rate for G
+D_LEARNING_RATE = 0.02  # its SGD rate for D
+
+
+class TF1Step:
+    """The graph, its session and `train_step(g_clips, d_clips, d_extra=None)`, the way TF1 ran
+    it: uint8 clips (batch, crop, crop, 3 * (hist_len + 1)) scaled to [-1, 1] in numpy and fed."""
+
+    def __init__(self, config: Config, adversarial: bool = True, seed: int = 0):
+        self.config, self.adversarial = config, adversarial
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            V1.set_random_seed(seed)
+            shape = (config.batch_size, config.crop_size, config.crop_size)
+            channels = 3 * (config.hist_len + 1)
+            self.g_clips = V1.placeholder(tf.float32, (*shape, channels), "g_clips")
+            self.g_loss, self.g_terms, self.predictions = self._g_loss(self.g_clips)
+            g_variables = V1.trainable_variables("generator")
+            adam = V1.train.AdamOptimizer(G_LEARNING_RATE)
+            self.g_train = adam.minimize(self.g_loss, var_list=g_variables)
+            if adversarial:
+                self.d_clips = V1.placeholder(tf.float32, (*shape, channels), "d_clips")
+                extra = (2, *shape, channels)
+                self.d_extra = V1.placeholder(tf.float32, extra, "d_extra")
+                self.d_loss = self._d_loss(self.d_clips, self.d_extra)
+                sgd = V1.train.GradientDescentOptimizer(D_LEARNING_RATE)
+                d_variables = V1.trainable_variables("discriminator")
+                self.d_train = sgd.minimize(self.d_loss, var_list=d_variables)
+            self.session = V1.Session(graph=self.graph)
+            self.session.run(V1.global_variables_initializer())
+            self.parameters = {
+                name: sum(int(np.prod(v.shape)) for v in V1.trainable_variables(name))
+                for name in ("generator", "discriminator")
+            }
+
+    def train_step(self, g_clips, d_clips, d_extra=None) -> dict:
+        """D's update, then G's; returns G's loss (a sum) and, when adversarial, D's."""
+        values = {}
+        if self.adversarial:
+            feed = {self.d_clips: to_unit(d_clips)}
+            if self.config.d_extra_examples:
+                feed[self.d_extra] = to_unit(d_extra)
+            _, values["d_loss"] = self.session.run([self.d_train, self.d_loss], feed)
+        _, values["g_loss"] = self.session.run(
+            [self.g_train, self.g_loss], {self.g_clips: to_unit(g_clips)}
+        )
+        return values
+
+    def evaluate(self, g_clips) -> dict:
+        """Without an update: G's loss, its terms (per scale) and its predictions (coarse to
+        fine) on `g_clips`."""
+        return self.session.run(
+            {"g_loss": self.g_loss, **self.g_terms, "predictions": self.predictions},
+            {self.g_clips: to_unit(g_clips)},
+        )
+
+    def _g_loss(self, clips):
+        history, target = _split(clips, self.config)
+        predictions = self._generator(history)
+        targets = _pyramid(target, self.config)
+        terms = {
+            "lp": [
+                tf.reduce_sum(tf.abs(p - t) ** self.config.l_num)
+                for p, t in zip(predictions, targets, strict=True)
+            ],
+            "gdl": [
+                _gdl(p, t, self.config.alpha_num) for p, t in zip(predictions, targets, strict=True)
+            ],
+        }
+        loss = self.config.lam_lp * _mean(terms["lp"]) + self.config.lam_gdl * _mean(terms["gdl"])
+        if self.adversarial:
+            terms["adv"] = [_bce(d, 1.0) for d in self._discriminator(history, predictions)]
+            loss += self.config.lam_adv * _mean(terms["adv"])
+        return loss, terms, predictions
+
+    def _d_loss(self, clips, extra):
+        history, target = _split(clips, self.config)
+        fakes = [tf.stop_gradient(p) for p in self._generator(history)]
+        pairs = [(history, _pyramid(target, self.config), fakes)]
+        if self.config.d_extra_examples:  # a second real batch; its history before a third's frame
+            history2, target2 = _split(extra[0], self.config)
+            _, target3 = _split(extra[1], self.config)
+            pairs.append((history2, _pyramid(target2, self.config), _pyramid(target3, self.config)))
+        losses = []
+        for history, reals, fakes in pairs:
+            losses += [_bce(d, 1.0) for d in self._discriminator(history, reals)]
+            losses += [_bce(d, 0.0) for d in self._discriminator(history, fakes)]
+        return _mean(losses)
+
+    def _generator(self, history):
+        """Per scale: SAME convolutions, ReLU between, tanh at the end, on the history and the
+        upsampled coarser prediction (not residual, as in the TF1 code)."""
+        c = self.config
+        predictions = []
+        with V1.variable_scope("generator", reuse=V1.AUTO_REUSE):
+            for k, x in enumerate(_pyramid(history, c)):
+                if predictions:
+                    coarser = tf.image.resize(predictions[-1], x.shape[1:3], method="nearest")
+                    x = tf.concat([x, coarser], axis=-1)
+                maps = (*c.g_feature_maps[k], 3)
+                for i, (filters, kernel) in enumerate(zip(maps, c.g_kernel_sizes[k], strict=True)):
+                    x = _conv(f"g{k}_{i}", x, filters, kernel, "SAME")
+                    x = tf.tanh(x) if i == len(maps) - 1 else tf.nn.relu(x)
+                predictions.append(x)
+        return predictions
+
+    def _discriminator(self, history, frames):
+        """Per scale: D's probability, clipped to [0.1, 0.9], (batch, 1)."""
+        c = self.config
+        outputs = []
+        with V1.variable_scope("discriminator", reuse=V1.AUTO_REUSE):
+            for k, (h, frame) in enumerate(zip(_pyramid(history, c), frames, strict=True)):
+                x = tf.concat([h, frame], axis=-1) if c.d_sees_history else frame
+                for i, (maps, kernel) in enumerate(
+                    zip(c.d_feature_maps[k], c.d_kernel_sizes[k], strict=True)
+                ):
+                    x = tf.nn.relu(_conv(f"d{k}_conv{i}", x, maps, kernel, "VALID"))
+                if c.d_max_pool[k]:
+                    x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+                x = tf.reshape(x, (x.shape[0], -1))
+                widths = (*c.d_fc_sizes[k], 1)
+                for i, width in enumerate(widths):
+                    x = _dense(f"d{k}_fc{i}", x, width)
+                    x = x if i == len(widths) - 1 else tf.nn.relu(x)
+                outputs.append(tf.clip_by_value(tf.sigmoid(x), 0.1, 0.9))
+        return outputs
+
+
+def to_unit(clips) -> np.ndarray:
+    """uint8 clips to float32 in [-1, 1], in numpy, as the TF1 code's saved clips were."""
+    return np.asarray(clips, np.float32) / 127.5 - 1.0
+
+
+def _conv(name, x, filters, kernel, padding):
+    weights = V1.get_variable(f"{name}_w", (kernel, kernel, x.shape[-1], filters))
+    bias = V1.get_variable(f"{name}_b", (filters,), initializer=V1.zeros_initializer())
+    return tf.nn.conv2d(x, weights, 1, padding) + bias
+
+
+def _dense(name, x, width):
+    weights = V1.get_variable(f"{name}_w", (x.shape[-1], width))
+    bias = V1.get_variable(f"{name}_b", (width,), initializer=V1.zeros_initializer())
+    return tf.matmul(x, weights) + bias
+
+
+def _split(clips, config: Config):
+    return clips[..., : 3 * config.hist_len], clips[..., 3 * config.hist_len :]
+
+
+def _pyramid(images, config: Config):
+    return [
+        images if f == 1 else tf.nn.avg_pool2d(images, f, f, "SAME") for f in config.scale_factors
+    ]
+
+
+def _gdl(prediction, target, alpha):
+    """|grad Y| - |grad Y_hat| differences, to the power alpha, summed (the TF1 GDL)."""
+    total = 0.0
+    for axis in (1, 2):
+        true = tf.abs(tf.experimental.numpy.diff(target, axis=axis))
+        predicted = tf.abs(tf.experimental.numpy.diff(prediction, axis=axis))
+        total += tf.reduce_sum(tf.abs(true - predicted) ** alpha)
+    return total
+
+
+def _bce(probabilities, label: float):
+    """Binary cross-entropy of (batch, 1) probabilities against `label`, summed over the batch."""
+    p = probabilities
+    return -tf.reduce_sum(label * tf.math.log(p) + (1 - label) * tf.math.log(1 - p))
+
+
+def _mean(values):
+    return tf.add_n(values) / len(values)

@@ -1,0 +1,91 @@
+"""The TF1 approach's step (avgkit.bench.tf1): its networks, its summed losses against numpy,
+and that its updates train."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avgkit import config
+from avgkit.bench.tf1 import TF1Step
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """Ms. Pac-Man-like uint8 clips: a smooth gradient image moving one pixel a frame."""
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (8, 40, 40, 3)).astype(np.float64)
+    frames = [np.roll(base, shift, axis=2)[:, :32, :32] for shift in range(5)]
+    return np.concatenate(frames, axis=-1).astype(np.uint8)
+
+
+def mean_pool(images, factor):
+    b, h, w, c = images.shape
+    return images.reshape(b, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+
+
+@pytest.mark.parametrize(
+    "name, generator, discriminator",
+    # official: REFERENCE.md's counts; tiny by hand (3x3 kernels, see config.PRESETS)
+    [
+        ("official", 223_644, 2_128_548),
+        (
+            "tiny",
+            (12 * 8 * 9 + 8 + 8 * 3 * 9 + 3)
+            + 3 * (15 * 8 * 9 + 8 + 8 * 3 * 9 + 3)
+            + 2 * (8 * 8 * 9 + 8),
+            (15 * 4 * 9 + 4 + 4 * 16 + 16 + 17)
+            + (15 * 4 * 9 + 4 + 9 * 4 * 16 + 16 + 17)
+            + (15 * 8 * 9 + 8 + 49 * 8 * 16 + 16 + 17)
+            + (15 * 8 * 9 + 8 + 8 * 8 * 9 + 8 + 14 * 14 * 8 * 16 + 16 + 17),
+        ),
+    ],
+)
+def test_networks_are_the_presets(name, generator, discriminator):
+    step = TF1Step(config.preset(name))
+    assert step.parameters == {"generator": generator, "discriminator": discriminator}
+
+
+def test_losses_are_sums_as_numpy_computes_them(clips):
+    c = config.preset("tiny")
+    step = TF1Step(c)
+    values = step.evaluate(clips)
+    unit = clips.astype(np.float64) / 127.5 - 1
+    target = unit[..., 12:]
+    lp, gdl = [], []
+    for prediction, factor in zip(values["predictions"], c.scale_factors, strict=True):
+        t = mean_pool(target, factor)
+        assert prediction.shape == t.shape
+        lp.append(np.sum(np.abs(prediction - t) ** c.l_num))
+        gdl.append(
+            sum(
+                np.sum(np.abs(np.abs(np.diff(t, axis=a)) - np.abs(np.diff(prediction, axis=a))))
+                for a in (1, 2)
+            )
+        )
+    np.testing.assert_allclose(values["lp"], lp, rtol=1e-4)
+    np.testing.assert_allclose(values["gdl"], gdl, rtol=1e-4)
+    # BCE of probabilities clipped to [0.1, 0.9] against "real", summed over a batch of 8
+    assert all(-8 * np.log(0.9) - 1e-4 <= adv <= -8 * np.log(0.1) + 1e-4 for adv in values["adv"])
+    expected = (
+        c.lam_lp * np.mean(lp) + c.lam_gdl * np.mean(gdl) + c.lam_adv * np.mean(values["adv"])
+    )
+    assert values["g_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("adversarial", [True, False])
+def test_steps_train_g(clips, adversarial):
+    step = TF1Step(config.preset("tiny"), adversarial=adversarial)
+    before = step.evaluate(clips)["g_loss"]
+    for _ in range(5):
+        values = step.train_step(clips, clips)
+    assert ("d_loss" in values) == adversarial
+    assert step.evaluate(clips)["g_loss"] < before
+
+
+def test_extra_examples_feed_d(clips):
+    step = TF1Step(config.preset("official"))
+    extra = np.stack([clips, clips[::-1]])
+    losses = [step.train_step(clips, clips, extra)["d_loss"] for _ in range(2)]
+    # four BCE terms a scale, each between -8 log 0.9 and -8 log 0.1, averaged over 16 terms
+    assert all(-8 * np.log(0.9) <= loss <= -8 * np.log(0.1) for loss in losses)
