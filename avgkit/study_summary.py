@@ -285,35 +285,31 @@ def paired_text(table: dict, horizons=(1, 2, 4, 8, 16), metrics=METRICS) -> str:
     difference and its 95% interval at each horizon."""
     from avgkit import viz
 
-    rows = []
-    for m in metrics:
-        digits = 3 if m in ("ssim", "crispness") else 2
-        for r in REGIONS:
-            cell = table[m][r]
-            rows.append(
-                [m, r]
-                + [
-                    f"{cell['mean'][h - 1]:+.{digits}f} "
-                    f"[{cell['ci_low'][h - 1]:+.{digits}f}, {cell['ci_high'][h - 1]:+.{digits}f}]"
-                    for h in horizons
-                ]
-            )
+    rows = [
+        [m, r, *(interval(table[m][r], h - 1, _digits(m)) for h in horizons)]
+        for m in metrics
+        for r in REGIONS
+    ]
     return viz.text_table(["metric", "region", *(f"t+{h}" for h in horizons)], rows)
+
+
+def interval(cell: dict, index: int, digits: int = 2) -> str:
+    """A paired difference at horizon index + 1, signed: "mean [ci_low, ci_high]"."""
+    mean, low, high = (cell[key][index] for key in ("mean", "ci_low", "ci_high"))
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def _digits(metric: str) -> int:
+    return 3 if metric in ("ssim", "crispness") else 2
 
 
 def _table(table: dict, horizons) -> list[str]:
     lines = ["| metric | region | " + " | ".join(f"t+{h}" for h in horizons) + " |"]
     lines.append("| --- | --- |" + " --- |" * len(horizons))
     for m in METRICS:
-        digits = 3 if m in ("ssim", "crispness") else 2
         for r in REGIONS:
             cell = table[m][r]
-            cells = [
-                f"{cell['mean'][h - 1]:+.{digits}f} [{cell['ci_low'][h - 1]:+.{digits}f}, "
-                f"{cell['ci_high'][h - 1]:+.{digits}f}]"
-                for h in horizons
-                if h <= len(cell["mean"])
-            ]
+            cells = [interval(cell, h - 1, _digits(m)) for h in horizons if h <= len(cell["mean"])]
             lines.append(f"| {m} | {r} | " + " | ".join(cells) + " |")
     n = table["psnr"]["moving"]["n"][0]
     lines += ["", f"n = {n} (test episodes x seeds) at t+1, moving areas", ""]

@@ -175,6 +175,7 @@ def test_bench_flags(monkeypatch):
     assert full["sizes"].loss_steps == 7 and full["sizes"].rounds == bench_train.FULL.rounds
     assert full["sizes"].executions == ("eager", "function", "xla")
     assert (full["clips"], full["tf1_clips"]) == (5, 3_000)
+    assert full["loss_preset"] == "official"  # the study's preset
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def run(
     sections: tuple[str, ...] = SECTIONS,
     presets: tuple[str, ...] = PRESETS,
     sizes: Sizes = FULL,
-    loss_preset: str = "small",
+    loss_preset: str = "official",
     recording: atari.Recording = BENCH_RECORDING,
 ) -> dict:
     """Run the `sections`, print a summary and write `<out>/bench.json`; returns its figures.

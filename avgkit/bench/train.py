@@ -103,7 +103,7 @@ def run(
     out: Path,
     presets: list[str],
     sizes: Sizes = FULL,
-    loss_preset: str = "small",
+    loss_preset: str = "official",
 ) -> dict:
     """The training section of bench.json: peak, loss curves, per-preset step times, mixed.
 

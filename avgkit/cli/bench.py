@@ -75,8 +75,8 @@ def add_bench_parser(commands) -> None:
         None,
         "--loss_preset",
         choices=sorted(config.PRESETS),
-        default="small",
-        help="preset of the loss curves (default small)",
+        default="official",
+        help="preset of the float32 and mixed loss curves (default official, the study's)",
     )
 
 
