@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from avgkit.config import Config
+from avgkit.data.pipeline import split_clip, to_unit
+from avgkit.models import pyramid
 
 V1 = tf.compat.v1
 G_LEARNING_RATE = 4e-5  # the TF1 code's Adam rate for G
@@ -28,7 +30,8 @@ D_LEARNING_RATE = 0.02  # its SGD rate for D
 
 class TF1Step:
     """The graph, its session and `train_step(g_clips, d_clips, d_extra=None)`, the way TF1 ran
-    it: uint8 clips (batch, crop, crop, 3 * (hist_len + 1)) scaled to [-1, 1] in numpy and fed."""
+    it: uint8 clips (batch, crop, crop, 3 * (hist_len + 1)) scaled to [-1, 1] in numpy and fed
+    (`pipeline.to_unit` on numpy arrays), as its saved clips were."""
 
     def __init__(self, config: Config, adversarial: bool = True, seed: int = 0):
         self.config, self.adversarial = config, adversarial
@@ -79,9 +82,9 @@ class TF1Step:
         )
 
     def _g_loss(self, clips):
-        history, target = _split(clips, self.config)
+        history, target = split_clip(clips, self.config.hist_len)
         predictions = self._generator(history)
-        targets = _pyramid(target, self.config)
+        targets = pyramid(target, self.config)
         terms = {
             "lp": [
                 tf.reduce_sum(tf.abs(p - t) ** self.config.l_num)
@@ -98,13 +101,13 @@ class TF1Step:
         return loss, terms, predictions
 
     def _d_loss(self, clips, extra):
-        history, target = _split(clips, self.config)
+        history, target = split_clip(clips, self.config.hist_len)
         fakes = [tf.stop_gradient(p) for p in self._generator(history)]
-        pairs = [(history, _pyramid(target, self.config), fakes)]
+        pairs = [(history, pyramid(target, self.config), fakes)]
         if self.config.d_extra_examples:  # a second real batch; its history before a third's frame
-            history2, target2 = _split(extra[0], self.config)
-            _, target3 = _split(extra[1], self.config)
-            pairs.append((history2, _pyramid(target2, self.config), _pyramid(target3, self.config)))
+            history2, target2 = split_clip(extra[0], self.config.hist_len)
+            _, target3 = split_clip(extra[1], self.config.hist_len)
+            pairs.append((history2, pyramid(target2, self.config), pyramid(target3, self.config)))
         losses = []
         for history, reals, fakes in pairs:
             losses += [_bce(d, 1.0) for d in self._discriminator(history, reals)]
@@ -117,7 +120,7 @@ class TF1Step:
         c = self.config
         predictions = []
         with V1.variable_scope("generator", reuse=V1.AUTO_REUSE):
-            for k, x in enumerate(_pyramid(history, c)):
+            for k, x in enumerate(pyramid(history, c)):
                 if predictions:
                     coarser = tf.image.resize(predictions[-1], x.shape[1:3], method="nearest")
                     x = tf.concat([x, coarser], axis=-1)
@@ -133,7 +136,7 @@ class TF1Step:
         c = self.config
         outputs = []
         with V1.variable_scope("discriminator", reuse=V1.AUTO_REUSE):
-            for k, (h, frame) in enumerate(zip(_pyramid(history, c), frames, strict=True)):
+            for k, (h, frame) in enumerate(zip(pyramid(history, c), frames, strict=True)):
                 x = tf.concat([h, frame], axis=-1) if c.d_sees_history else frame
                 for i, (maps, kernel) in enumerate(
                     zip(c.d_feature_maps[k], c.d_kernel_sizes[k], strict=True)
@@ -150,11 +153,6 @@ class TF1Step:
         return outputs
 
 
-def to_unit(clips) -> np.ndarray:
-    """uint8 clips to float32 in [-1, 1], in numpy, as the TF1 code's saved clips were."""
-    return np.asarray(clips, np.float32) / 127.5 - 1.0
-
-
 def _conv(name, x, filters, kernel, padding):
     weights = V1.get_variable(f"{name}_w", (kernel, kernel, x.shape[-1], filters))
     bias = V1.get_variable(f"{name}_b", (filters,), initializer=V1.zeros_initializer())
@@ -165,16 +163,6 @@ def _dense(name, x, width):
     weights = V1.get_variable(f"{name}_w", (x.shape[-1], width))
     bias = V1.get_variable(f"{name}_b", (width,), initializer=V1.zeros_initializer())
     return tf.matmul(x, weights) + bias
-
-
-def _split(clips, config: Config):
-    return clips[..., : 3 * config.hist_len], clips[..., 3 * config.hist_len :]
-
-
-def _pyramid(images, config: Config):
-    return [
-        images if f == 1 else tf.nn.avg_pool2d(images, f, f, "SAME") for f in config.scale_factors
-    ]
 
 
 def _gdl(prediction, target, alpha):
