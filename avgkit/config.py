@@ -192,7 +192,8 @@ def _scaled(name: str, g_width: float, d_width: float) -> Config:
 # Step times: one D + one G Adam update, batch 8, 32x32, 2 AMD EPYC cores, TensorFlow's default
 # kernels (median of 10 rounds on an idle machine, 2026-11-25; `avgkit bench --only train` times
 # the Trainer's own step).
-# TF_ENABLE_ONEDNN_OPTS=1 nearly halves them, but makes full-frame convolutions far slower.
+# TF_ENABLE_ONEDNN_OPTS=1 nearly halves them there, but makes full-frame convolutions far slower
+# (avgkit/__init__.py).
 PRESETS = {
     # The TF1 sizes: G 12.6 M parameters, D 17.0 M (with the history); seconds a step.
     "paper": lambda: Config(name="paper"),

@@ -27,6 +27,15 @@ def has_bfloat16(flags: list[str] | None = None) -> bool:
     return any(flag in flags for flag in BFLOAT16_FLAGS)
 
 
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN kernels in this process: TF_ENABLE_ONEDNN_OPTS=0 or 1
+    when set, else TensorFlow's default for the CPU (on with AVX512-VNNI, -BF16 or AMX, off on
+    AVX2). Fixed once TensorFlow is imported; bfloat16 is fast only with them (README)."""
+    from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own switch, read back
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def _cpuinfo() -> dict:
     """The first processor's fields in /proc/cpuinfo; empty where there is none."""
     try:

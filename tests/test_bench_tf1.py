@@ -83,6 +83,22 @@ def test_steps_train_g(clips, adversarial):
     assert step.evaluate(clips)["g_loss"] < before
 
 
+def test_g_step_fetches_psnr_and_sharpness_as_numpy_computes_them(clips):
+    """As the TF1 code's G step does every step: peak 1 on [-1, 1], SAME [-1, 1] differences."""
+    step = TF1Step(config.preset("tiny"), adversarial=False)
+    prediction = step.evaluate(clips)["predictions"][-1].astype(np.float64)
+    values = step.train_step(clips, clips)  # its metrics are of the forward pass before the update
+    target = clips[..., 12:].astype(np.float64) / 127.5 - 1
+
+    def gradient_sum(frames):  # a SAME convolution pads the far side with a zero
+        return sum(np.abs(np.diff(frames, axis=a, append=0.0)) for a in (1, 2))
+
+    mse = np.mean((target - prediction) ** 2, axis=(1, 2, 3))
+    sharp = np.mean(np.abs(gradient_sum(target) - gradient_sum(prediction)), axis=(1, 2, 3))
+    assert values["psnr"] == pytest.approx(np.mean(10 * np.log10(1 / mse)), rel=1e-4)
+    assert values["sharp_diff"] == pytest.approx(np.mean(10 * np.log10(1 / sharp)), rel=1e-4)
+
+
 def test_extra_examples_feed_d(clips):
     step = TF1Step(config.preset("official"))
     extra = np.stack([clips, clips[::-1]])

@@ -3,7 +3,9 @@ avgkit's `Trainer` in the same process (`avgkit.bench.train`).
 
 How the TF1 code trains (REFERENCE.md, "The TensorFlow 1 implementation"): one graph built once
 under `tf.compat.v1`, variables made by hand and `tf.nn.conv2d`; a step is one `Session.run` of
-D's update on a batch fed from numpy, then one of G's update on a fresh batch. Its losses are
+D's update on a batch fed from numpy, then one of G's update on a fresh batch, which also
+fetches the batch's PSNR and sharpness difference and the merged scalar summaries, every step
+(its `g_model.py`, `train_step`), though it prints and writes them only every few. Its losses are
 sums: Lp and GDL summed over the batch and pixels, BCE over the batch, each averaged over the
 scales. G by Adam at 4e-5, D by plain SGD at 0.02. Its G is not residual (each scale ends in a
 tanh of its own), and its D's sigmoid is clipped to [0.1, 0.9].
@@ -45,6 +47,13 @@ class TF1Step:
             g_variables = V1.trainable_variables("generator")
             adam = V1.train.AdamOptimizer(G_LEARNING_RATE)
             self.g_train = adam.minimize(self.g_loss, var_list=g_variables)
+            _, target = split_clip(self.g_clips, config.hist_len)
+            self.g_metrics = {
+                "psnr": _psnr(self.predictions[-1], target),
+                "sharp_diff": _sharp_diff(self.predictions[-1], target),
+            }
+            scalars = {"g_loss": self.g_loss, **self.g_metrics}
+            self.g_summary = V1.summary.merge([V1.summary.scalar(n, v) for n, v in scalars.items()])
             if adversarial:
                 self.d_clips = V1.placeholder(tf.float32, (*shape, channels), "d_clips")
                 extra = (2, *shape, channels)
@@ -61,17 +70,19 @@ class TF1Step:
             }
 
     def train_step(self, g_clips, d_clips, d_extra=None) -> dict:
-        """D's update, then G's; returns G's loss (a sum) and, when adversarial, D's."""
+        """D's update, then G's; returns G's loss (a sum), PSNR and sharpness difference (dB,
+        TF1's peak of 1) and, when adversarial, D's loss."""
         values = {}
         if self.adversarial:
             feed = {self.d_clips: to_unit(d_clips)}
             if self.config.d_extra_examples:
                 feed[self.d_extra] = to_unit(d_extra)
             _, values["d_loss"] = self.session.run([self.d_train, self.d_loss], feed)
-        _, values["g_loss"] = self.session.run(
-            [self.g_train, self.g_loss], {self.g_clips: to_unit(g_clips)}
+        _, values["g_loss"], metrics, _ = self.session.run(
+            [self.g_train, self.g_loss, self.g_metrics, self.g_summary],
+            {self.g_clips: to_unit(g_clips)},
         )
-        return values
+        return {**values, **metrics}
 
     def evaluate(self, g_clips) -> dict:
         """Without an update: G's loss, its terms (per scale) and its predictions (coarse to
@@ -173,6 +184,27 @@ def _gdl(prediction, target, alpha):
         predicted = tf.abs(tf.experimental.numpy.diff(prediction, axis=axis))
         total += tf.reduce_sum(tf.abs(true - predicted) ** alpha)
     return total
+
+
+def _psnr(prediction, target):
+    """TF1's PSNR of (batch, H, W, 3) frames in [-1, 1]: 10 log10(1 / MSE) a frame (a peak of 1,
+    defect 6 of REFERENCE.md), averaged over the batch."""
+    error = tf.reduce_mean(tf.square(target - prediction), axis=[1, 2, 3])
+    return tf.reduce_mean(-10.0 * tf.math.log(error) / np.log(10.0))
+
+
+def _sharp_diff(prediction, target):
+    """TF1's sharpness difference: 10 log10(1 / mean |(|dx Y| + |dy Y|) - (|dx Yh| + |dy Yh|)|)
+    a frame, averaged over the batch, with dx and dy SAME convolutions by [-1, 1] (1, 2, 3, 3) and
+    [1, -1]^T (2, 1, 3, 3) filters that keep each colour channel apart."""
+    eye = np.identity(3, np.float32)
+    filters = (np.stack([-eye, eye])[None], np.stack([eye, -eye])[:, None])
+
+    def gradient_sum(frames):
+        return tf.add_n([tf.abs(tf.nn.conv2d(frames, f, 1, "SAME")) for f in filters])
+
+    error = tf.reduce_mean(tf.abs(gradient_sum(target) - gradient_sum(prediction)), axis=[1, 2, 3])
+    return tf.reduce_mean(-10.0 * tf.math.log(error) / np.log(10.0))
 
 
 def _bce(probabilities, label: float):

@@ -1,11 +1,13 @@
 """`avgkit bench`, training: steps/s of the real `avgkit.train.Trainer` and its share of peak.
 
 - Peak: a large conv2d (8x32x32x256 -> 512, 5x5, SAME, float32, tf.function), best of a few runs.
-- Per preset: the D+G step ("adversarial") and the G-only step ("g_only"), run eagerly
-  (`tf.config.run_functions_eagerly`), under tf.function, and with XLA over the whole step
-  (`jit_compile=True`).
+- Per preset: the D+G step ("adversarial") and the G-only step ("g_only"), under tf.function
+  and with XLA over the whole step (`jit_compile=True`); run eagerly
+  (`tf.config.run_functions_eagerly`) too when `Sizes.executions` asks (as in
+  docs/bench/2026-12-02-0815-intel-xeon.json: 3.4-16x slower than tf.function at 32x32, 1.2-1.3x
+  for paper).
 - Profile: the D+G tf.function step under TensorFlow's profiler, kernel time by op type
-  (`avgkit.bench.profile`).
+  (`avgkit.bench.profile`), and the TF1 approach's D+G step likewise.
 - FLOPs per step: an analytic count of the convolutions and dense layers (2 x MACs of the
   forward passes and of the gradients TensorFlow keeps), next to TensorFlow's profiler count on
   the traced step (float_ops), which runs higher: it includes element-wise ops and gradients
@@ -13,6 +15,8 @@
   VALID convolutions at their input's size (1.5-7x their work in the paper's D).
 - The TF1 approach (`avgkit.bench.tf1`): its graph-mode step for the same preset, timed in the
   same process on the same batches; `speedup_over_tf1` is its seconds over avgkit's.
+- Input: the seconds `ShardBatches` takes to prepare a step's batches (a block decoded at once,
+  in a thread a block ahead), against the step's.
 - Mixed precision: the D+G step under Keras' mixed_bfloat16 (float32 variables and losses)
   against float32 and against the TF1 approach's step of the same run.
 - Loss tracking: G's loss over the first steps, float32 against mixed, same seed and batches.
@@ -34,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from avgkit import config as config_lib
+from avgkit import machine
 from avgkit.bench import profile
 from avgkit.bench.tf1 import TF1Step
 from avgkit.config import Config
@@ -74,7 +79,7 @@ class Sizes:
     peak_runs: int = 5  # timed runs of the peak conv2d
     loss_steps: int = 300  # steps of the float32 and mixed loss curves
     loss_window: int = 20  # steps of the moving average the curves are compared on
-    executions: tuple[str, ...] = EXECUTIONS  # those timed; "function" is always timed
+    executions: tuple[str, ...] = ("function", "xla")  # those timed; "function" always is
     rollout_budget: float = 120.0  # seconds, roughly, for all rounds of one rollout timing
 
     def __post_init__(self):
@@ -116,6 +121,7 @@ def run(
     results = {
         "tensorflow": tf.__version__,
         "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+        "onednn": machine.onednn_enabled(),  # TensorFlow's oneDNN kernels on in this process
         "sizes": dataclasses.asdict(sizes),
         "flops_counted_by": (
             "flops_per_step: analytic, conv and dense layers, the gradients TensorFlow keeps "
@@ -140,6 +146,7 @@ def run(
             config, batches, sizes, peak, warm.get("float32")
         )
         float32 = results["presets"][name]["adversarial"]["function"]
+        results["presets"][name]["input"] = input_cost(clips_dir, config, float32)
         tf1 = results["presets"][name]["tf1"]
         results["mixed"][name] = mixed_benchmark(
             config, batches, sizes, float32, tf1, warm.get("mixed")
@@ -213,6 +220,25 @@ def preset_benchmark(
     return results
 
 
+def input_cost(clips_dir: Path, config: Config, step: dict) -> dict:
+    """What preparing the batches costs: `ShardBatches` decodes a block of steps at once, in a
+    thread while the block before it trains. Times one block; its seconds per step, as a share of
+    `step` (a float32 D+G timing), are the most the input could add if it did not overlap."""
+    shards = ShardBatches(clips_dir, config)
+    started = time.perf_counter()
+    shards.block_clips(1)
+    seconds = time.perf_counter() - started
+    shards.close()
+    per_step = seconds / shards.block_steps
+    return {
+        "block_steps": shards.block_steps,
+        "shards_decoded": min(shards.shards_per_block, len(shards.manifest["shards"])),
+        "block_seconds": seconds,
+        "seconds_per_step": per_step,
+        "share_of_step": per_step / step["seconds_per_step"],
+    }
+
+
 class SeveralSteps:
     """A lever to measure: `steps` D+G steps of `trainer` in one tf.function call, so Python
     and the call's dispatch are paid once. `train_step` takes batches stacked on a leading
@@ -254,13 +280,15 @@ def per_step(timing: dict, steps: int) -> dict:
 
 def tf1_benchmark(config: Config, batches: list, sizes: Sizes, peak: dict) -> dict:
     """The TF1 approach's step (avgkit.bench.tf1) for `config`, both modes, on `batches`:
-    "seconds_per_step" is its D+G step's."""
+    "seconds_per_step" is its D+G step's, "profile" its kernel time by op type."""
     results = {}
     for mode, adversarial in (("adversarial", True), ("g_only", False)):
         step = TF1Step(config, adversarial=adversarial)
         results.setdefault("parameters", step.parameters)  # the D+G step's: G's and D's
         results[mode] = time_steps(step, batches, sizes)
         _add_rates(results[mode], analytic_flops(config, adversarial), peak)
+        if adversarial:  # where its D+G step's time goes, beside avgkit's profile
+            results["profile"] = profile.profile_step(step.train_step, batches[0])
         step.session.close()
     results["seconds_per_step"] = results["adversarial"]["seconds_per_step"]
     return results
@@ -461,7 +489,13 @@ def print_summary(results: dict) -> None:
             _print_timing(name, mode, "TF1", preset["tf1"][mode])
     for name, preset in results["presets"].items():
         print(f"{name}: avgkit's D+G step is {preset['speedup_over_tf1']:.2f}x the TF1 approach's")
-        _print_profile(name, preset["profile"])
+        _print_profile("avgkit", preset["profile"])
+        _print_profile("TF1", preset["tf1"]["profile"])
+        batches = preset["input"]
+        print(
+            f"  input: {batches['seconds_per_step'] * 1e3:.2f} ms a step to prepare "
+            f"({batches['share_of_step']:.1%} of the step), in a thread a block ahead"
+        )
     for name, mixed in results["mixed"].items():
         print(
             f"{name} D+G step, {mixed['policy']}: {mixed['mixed']['seconds_per_step']:.4f} s, "
@@ -485,14 +519,15 @@ def _print_timing(name: str, mode: str, execution: str, timing: dict) -> None:
     )
 
 
-def _print_profile(name: str, profile: dict) -> None:
+def _print_profile(who: str, profile: dict) -> None:
     top = ", ".join(
         f"{op} {seconds / profile['op_seconds']:.0%}"
         for op, seconds in list(profile["by_op"].items())[:4]
     )
     print(
-        f"  profile: {profile['kernels']:.0f} kernels a step, {profile['conv_share']:.0%} of "
-        f"their time in convolutions ({top})"
+        f"  {who} profile: {profile['kernels']:.0f} kernels a step, "
+        f"{profile['op_seconds']:.4f} s of kernel time, {profile['conv_share']:.0%} of it in "
+        f"convolutions ({top})"
     )
 
 

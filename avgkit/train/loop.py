@@ -7,6 +7,7 @@ step), summaries/ (TensorBoard), images/ and results/ (see avgkit.train.outputs)
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 import time
@@ -122,12 +123,8 @@ def train(
             f"{'with' if not adversarial else 'without'} D; got adversarial={adversarial}"
         )
     strategy = strategy or distribute.choose_strategy()
-    if precision == "mixed" and not distribute.uses_gpu(strategy) and not machine.has_bfloat16():
-        raise ConfigError(
-            f"--mixed_precision: this CPU ({machine.cpu()['processor']}) has no bfloat16 "
-            f"instructions ({' or '.join(machine.BFLOAT16_FLAGS)}), so bfloat16 would be emulated, "
-            "2-14x slower than float32 (README, Performance); train without it"
-        )
+    if precision == "mixed" and not distribute.uses_gpu(strategy):
+        check_cpu_bfloat16()
     say = tqdm.write if progress else _quiet
     batches = ShardBatches(clips_dir, config, seed)
     run_dir = Path(run_dir)
@@ -457,6 +454,24 @@ def _check_same_config(found: Config, config: Config, run_dir: Path) -> None:
 
 def _scales(values) -> str:
     return "/".join(f"{float(v):.2f}" for v in values)
+
+
+def check_cpu_bfloat16() -> None:
+    """ConfigError unless mixed precision on this CPU is fast: bfloat16 instructions, and
+    TensorFlow's oneDNN kernels on in this process (README, Performance)."""
+    if not machine.has_bfloat16():
+        raise ConfigError(
+            f"--mixed_precision: this CPU ({machine.cpu()['processor']}) has no bfloat16 "
+            f"instructions ({' or '.join(machine.BFLOAT16_FLAGS)}), so bfloat16 would be emulated, "
+            "2-14x slower than float32 (README, Performance); train without it"
+        )
+    if not machine.onednn_enabled():
+        raise ConfigError(
+            "--mixed_precision: TensorFlow's oneDNN kernels are off in this process "
+            f"(TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}); "
+            "without them bfloat16 steps ran 5-11x slower than float32 (README, Performance); "
+            "unset TF_ENABLE_ONEDNN_OPTS or train without --mixed_precision"
+        )
 
 
 def _quiet(*args, **kwargs) -> None:
