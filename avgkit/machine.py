@@ -29,8 +29,9 @@ def has_bfloat16(flags: list[str] | None = None) -> bool:
 
 def onednn_enabled() -> bool:
     """Whether TensorFlow runs its oneDNN kernels in this process: TF_ENABLE_ONEDNN_OPTS=0 or 1
-    when set, else TensorFlow's default for the CPU (on with AVX512-VNNI, -BF16 or AMX, off on
-    AVX2). Fixed once TensorFlow is imported; bfloat16 is fast only with them (README)."""
+    when set, else TensorFlow's default (on Linux x86: on with AVX512-VNNI, AVX-VNNI, AVX512-BF16
+    or AMX, off on plain AVX2 as on this project's AVX2 machine). Fixed once TensorFlow is
+    imported; bfloat16 is fast only with them (README, Performance)."""
     from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own switch, read back
 
     return bool(_pywrap_util_port.IsMklEnabled())

@@ -106,7 +106,7 @@ def test_train_section(results):
     assert tf1["seconds_per_step"] == tf1["adversarial"]["seconds_per_step"]
     assert tiny["speedup_over_tf1"] == tiny["adversarial"]["speedup_over_tf1"]
     batches = tiny["input"]  # preparing the batches: one block of 512 clips (one shard) timed
-    assert batches["block_steps"] == BLOCK_STEPS and batches["shards_decoded"] == 1
+    assert batches["block_steps"] == BLOCK_STEPS and batches["shards_drawn"] == 1
     assert batches["seconds_per_step"] == pytest.approx(batches["block_seconds"] / BLOCK_STEPS)
     assert batches["share_of_step"] == pytest.approx(
         batches["seconds_per_step"] / tiny["adversarial"]["function"]["seconds_per_step"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from avgkit import config
 from avgkit.bench.tf1 import TF1Step
+from avgkit.data.pipeline import split_clip, to_unit
+from avgkit.models import pyramid
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,7 @@ def test_g_step_fetches_psnr_and_sharpness_as_numpy_computes_them(clips):
     step = TF1Step(config.preset("tiny"), adversarial=False)
     prediction = step.evaluate(clips)["predictions"][-1].astype(np.float64)
     values = step.train_step(clips, clips)  # its metrics are of the forward pass before the update
-    target = clips[..., 12:].astype(np.float64) / 127.5 - 1
+    target = clips[..., 3 * step.config.hist_len :].astype(np.float64) / 127.5 - 1
 
     def gradient_sum(frames):  # a SAME convolution pads the far side with a zero
         return sum(np.abs(np.diff(frames, axis=a, append=0.0)) for a in (1, 2))
@@ -99,9 +102,36 @@ def test_g_step_fetches_psnr_and_sharpness_as_numpy_computes_them(clips):
     assert values["sharp_diff"] == pytest.approx(np.mean(10 * np.log10(1 / sharp)), rel=1e-4)
 
 
-def test_extra_examples_feed_d(clips):
-    step = TF1Step(config.preset("official"))
-    extra = np.stack([clips, clips[::-1]])
-    losses = [step.train_step(clips, clips, extra)["d_loss"] for _ in range(2)]
-    # four BCE terms a scale, each between -8 log 0.9 and -8 log 0.1, averaged over 16 terms
-    assert all(-8 * np.log(0.9) <= loss <= -8 * np.log(0.1) for loss in losses)
+def test_d_scores_its_frames_in_one_batch_as_numpy_sums_them(clips):
+    """D's loss: per scale, BCE summed over generated (0), real (1), the extra real (1) and
+    mismatched (0) frames, averaged over the scales; here D scores each group alone and numpy
+    sums the BCE."""
+    c = config.preset("official")
+    step = TF1Step(c)
+    other = clips[::-1]
+    extra = np.stack([other, np.roll(clips, 1, axis=0)])
+    unit = [to_unit(x) for x in (clips, other, extra[1])]
+    (history, target), (history2, target2), (_, target3) = (split_clip(u, c.hist_len) for u in unit)
+    fakes = step.evaluate(clips)["predictions"]  # G's frames before the update, coarse to fine
+    with step.graph.as_default():  # D's graph again, one call per group
+
+        def real(frame):
+            return pyramid(tf.constant(frame), c)
+
+        groups = [
+            (history, [tf.constant(f) for f in fakes], 0.0),
+            (history, real(target), 1.0),
+            (history2, real(target2), 1.0),
+            (history2, real(target3), 0.0),
+        ]
+        scores = [step._discriminator(tf.constant(h), frames) for h, frames, _ in groups]
+    probabilities = step.session.run(scores)  # per group, per scale: (8, 1)
+    per_scale = [
+        sum(
+            -np.sum(label * np.log(p[k]) + (1 - label) * np.log(1 - p[k]))
+            for p, (_, _, label) in zip(probabilities, groups, strict=True)
+        )
+        for k in range(len(c.scale_factors))
+    ]
+    got = step.train_step(clips, clips, extra)["d_loss"]  # fetched with the update, before it
+    assert got == pytest.approx(np.mean(per_scale), rel=1e-5)

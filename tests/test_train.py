@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -359,6 +360,10 @@ def test_mixed_precision_refused_where_onednn_is_off(clips_dir, tmp_path, monkey
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.skipif(
+    (platform.system(), platform.machine()) != ("Linux", "x86_64"),
+    reason="TensorFlow builds with oneDNN on Linux x86 only",
+)
 @pytest.mark.parametrize("setting, enabled", [("0", False), ("1", True)])
 def test_onednn_switch_is_read_back_from_tensorflow(setting, enabled):
     """machine.onednn_enabled() in a fresh process that sets TF_ENABLE_ONEDNN_OPTS."""

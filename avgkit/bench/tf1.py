@@ -1,19 +1,25 @@
 """The TF1 implementation's training step, rebuilt from its description to be timed beside
 avgkit's `Trainer` in the same process (`avgkit.bench.train`).
 
-How the TF1 code trains (REFERENCE.md, "The TensorFlow 1 implementation"): one graph built once
-under `tf.compat.v1`, variables made by hand and `tf.nn.conv2d`; a step is one `Session.run` of
-D's update on a batch fed from numpy, then one of G's update on a fresh batch, which also
-fetches the batch's PSNR and sharpness difference and the merged scalar summaries, every step
-(its `g_model.py`, `train_step`), though it prints and writes them only every few. Its losses are
-sums: Lp and GDL summed over the batch and pixels, BCE over the batch, each averaged over the
-scales. G by Adam at 4e-5, D by plain SGD at 0.02. Its G is not residual (each scale ends in a
-tanh of its own), and its D's sigmoid is clipped to [0.1, 0.9].
+How the TF1 code trains (REFERENCE.md, "The TensorFlow 1 implementation"; its `d_model.py` and
+`g_model.py`, `train_step`): one graph built once under `tf.compat.v1`, variables made by hand
+and `tf.nn.conv2d`; a step is one `Session.run` of D's update on a batch fed from numpy, D
+scoring the generated and the real frames in one batch of 2B (generated first, labelled 0, then
+real, labelled 1), then one of G's update on a fresh batch. Each run also fetches, every step,
+the merged scalar summaries, and G's the batch's PSNR and sharpness difference, though it
+prints and writes them only every few steps. Its losses are sums: Lp and GDL summed over the
+batch and pixels, BCE over the batch, each averaged over the scales. G by Adam at 4e-5, D by
+plain SGD at 0.02. Its G is not residual (each scale ends in a tanh of its own), and its D's
+sigmoid is clipped to [0.1, 0.9].
 
 Its network for a preset: the preset's layer sizes, D's input (`d_sees_history`), max-pools and
-extra D examples, so that both steps do the same convolutions. One thing differs from the code
-its users ran: the adversarial gradient reaches G here (on its main branch it did not, defect 2
-of REFERENCE.md), because a step that skips that work would not be the same step.
+extra D examples (the extra real and mismatched frames join D's one batch), so that both steps
+do the same convolutions. Where this step differs from the code its users ran, it is faster
+than that code: the adversarial gradient reaches G in G's own `Session.run` (on its main branch
+G's update first ran G and D in two more runs and fed D's output back, so no adversarial
+gradient reached G: defect 2 of REFERENCE.md), and D's update computes G's frames and the
+targets' pyramid in the graph (its code ran G in a separate run and resized each target with
+skimage in numpy).
 """
 
 from __future__ import annotations
@@ -43,11 +49,10 @@ class TF1Step:
             shape = (config.batch_size, config.crop_size, config.crop_size)
             channels = 3 * (config.hist_len + 1)
             self.g_clips = V1.placeholder(tf.float32, (*shape, channels), "g_clips")
-            self.g_loss, self.g_terms, self.predictions = self._g_loss(self.g_clips)
+            self.g_loss, self.g_terms, self.predictions, target = self._g_loss(self.g_clips)
             g_variables = V1.trainable_variables("generator")
             adam = V1.train.AdamOptimizer(G_LEARNING_RATE)
             self.g_train = adam.minimize(self.g_loss, var_list=g_variables)
-            _, target = split_clip(self.g_clips, config.hist_len)
             self.g_metrics = {
                 "psnr": _psnr(self.predictions[-1], target),
                 "sharp_diff": _sharp_diff(self.predictions[-1], target),
@@ -62,6 +67,7 @@ class TF1Step:
                 sgd = V1.train.GradientDescentOptimizer(D_LEARNING_RATE)
                 d_variables = V1.trainable_variables("discriminator")
                 self.d_train = sgd.minimize(self.d_loss, var_list=d_variables)
+                self.d_summary = V1.summary.scalar("d_loss", self.d_loss)
             self.session = V1.Session(graph=self.graph)
             self.session.run(V1.global_variables_initializer())
             self.parameters = {
@@ -77,7 +83,9 @@ class TF1Step:
             feed = {self.d_clips: to_unit(d_clips)}
             if self.config.d_extra_examples:
                 feed[self.d_extra] = to_unit(d_extra)
-            _, values["d_loss"] = self.session.run([self.d_train, self.d_loss], feed)
+            _, values["d_loss"], _ = self.session.run(
+                [self.d_train, self.d_loss, self.d_summary], feed
+            )
         _, values["g_loss"], metrics, _ = self.session.run(
             [self.g_train, self.g_loss, self.g_metrics, self.g_summary],
             {self.g_clips: to_unit(g_clips)},
@@ -109,21 +117,24 @@ class TF1Step:
         if self.adversarial:
             terms["adv"] = [_bce(d, 1.0) for d in self._discriminator(history, predictions)]
             loss += self.config.lam_adv * _mean(terms["adv"])
-        return loss, terms, predictions
+        return loss, terms, predictions, target
 
     def _d_loss(self, clips, extra):
-        history, target = split_clip(clips, self.config.hist_len)
+        """D's BCE on one batch: per scale, generated frames labelled 0 then real ones labelled 1
+        (and with extra examples a second real batch, 1, and its history before a third's frame,
+        0), summed over the batch, averaged over the scales."""
+        c = self.config
+        history, target = split_clip(clips, c.hist_len)
         fakes = [tf.stop_gradient(p) for p in self._generator(history)]
-        pairs = [(history, pyramid(target, self.config), fakes)]
-        if self.config.d_extra_examples:  # a second real batch; its history before a third's frame
-            history2, target2 = split_clip(extra[0], self.config.hist_len)
-            _, target3 = split_clip(extra[1], self.config.hist_len)
-            pairs.append((history2, pyramid(target2, self.config), pyramid(target3, self.config)))
-        losses = []
-        for history, reals, fakes in pairs:
-            losses += [_bce(d, 1.0) for d in self._discriminator(history, reals)]
-            losses += [_bce(d, 0.0) for d in self._discriminator(history, fakes)]
-        return _mean(losses)
+        scored = [(history, fakes, 0.0), (history, pyramid(target, c), 1.0)]
+        if c.d_extra_examples:  # a second real batch; its history before a third's frame
+            history2, target2 = split_clip(extra[0], c.hist_len)
+            _, target3 = split_clip(extra[1], c.hist_len)
+            scored += [(history2, pyramid(target2, c), 1.0), (history2, pyramid(target3, c), 0.0)]
+        histories = tf.concat([h for h, _, _ in scored], axis=0)
+        frames = [tf.concat(level, axis=0) for level in zip(*(f for _, f, _ in scored))]
+        labels = tf.concat([tf.fill((c.batch_size, 1), label) for _, _, label in scored], axis=0)
+        return _mean([_bce(d, labels) for d in self._discriminator(histories, frames)])
 
     def _generator(self, history):
         """Per scale: SAME convolutions, ReLU between, tanh at the end, on the history and the
@@ -207,10 +218,11 @@ def _sharp_diff(prediction, target):
     return tf.reduce_mean(-10.0 * tf.math.log(error) / np.log(10.0))
 
 
-def _bce(probabilities, label: float):
-    """Binary cross-entropy of (batch, 1) probabilities against `label`, summed over the batch."""
+def _bce(probabilities, labels):
+    """Binary cross-entropy of (batch, 1) probabilities against `labels` (a number or (batch, 1)),
+    summed over the batch."""
     p = probabilities
-    return -tf.reduce_sum(label * tf.math.log(p) + (1 - label) * tf.math.log(1 - p))
+    return -tf.reduce_sum(labels * tf.math.log(p) + (1 - labels) * tf.math.log(1 - p))
 
 
 def _mean(values):

@@ -48,7 +48,7 @@ from avgkit.train import ShardBatches, Trainer
 
 PEAK_CONV = {"batch": 8, "size": 32, "channels_in": 256, "channels_out": 512, "kernel": 5}
 STEPS_PER_CALL = 4  # D+G steps in one tf.function call, a lever timed beside one a call
-TRAIN_CLIPS = 16_384  # clips cut for the timed steps and the loss curves (4 shards)
+TRAIN_CLIPS = 16_384  # clips cut for the timed steps and the loss curves
 EXECUTIONS = ("eager", "function", "xla")
 GOALS = {  # the targets of issues #4, #5 and #10
     "paper_peak_share": 0.8,
@@ -232,7 +232,7 @@ def input_cost(clips_dir: Path, config: Config, step: dict) -> dict:
     per_step = seconds / shards.block_steps
     return {
         "block_steps": shards.block_steps,
-        "shards_decoded": min(shards.shards_per_block, len(shards.manifest["shards"])),
+        "shards_drawn": min(shards.shards_per_block, len(shards.manifest["shards"])),
         "block_seconds": seconds,
         "seconds_per_step": per_step,
         "share_of_step": per_step / step["seconds_per_step"],

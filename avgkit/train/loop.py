@@ -124,7 +124,7 @@ def train(
         )
     strategy = strategy or distribute.choose_strategy()
     if precision == "mixed" and not distribute.uses_gpu(strategy):
-        check_cpu_bfloat16()
+        check_cpu_mixed_precision()
     say = tqdm.write if progress else _quiet
     batches = ShardBatches(clips_dir, config, seed)
     run_dir = Path(run_dir)
@@ -456,7 +456,7 @@ def _scales(values) -> str:
     return "/".join(f"{float(v):.2f}" for v in values)
 
 
-def check_cpu_bfloat16() -> None:
+def check_cpu_mixed_precision() -> None:
     """ConfigError unless mixed precision on this CPU is fast: bfloat16 instructions, and
     TensorFlow's oneDNN kernels on in this process (README, Performance)."""
     if not machine.has_bfloat16():

@@ -197,20 +197,18 @@ class Trainer:
         """L_D summed over (history, real frames, fake frames) triples, and its gradient.
 
         D scores all the frames in one call, stacked on the batch axis (real, fake, real, fake,
-        ...): the same logits as one call per batch, but its convolutions run on one batch of
-        2 * len(pairs) * B frames, which uses the cores better than that many batches of B."""
-        order = [(history, frames) for history, reals, fakes in pairs for frames in (reals, fakes)]
-        histories = tf.concat([history for history, _ in order], axis=0)
-        pyramids = [frames for _, frames in order]  # each a list, coarse to fine
+        ...): the logits of one call per batch, up to rounding, but its convolutions run on one
+        batch of 2 * len(pairs) * B frames, which uses the cores better than that many of B."""
+        scored = [(history, frames) for history, reals, fakes in pairs for frames in (reals, fakes)]
+        histories = tf.concat([history for history, _ in scored], axis=0)
+        pyramids = [frames for _, frames in scored]  # each a list, coarse to fine
         stacked = [tf.concat(level, axis=0) for level in zip(*pyramids, strict=True)]
         with tf.GradientTape() as tape:
-            logits = [tf.split(x, len(order)) for x in self.discriminator(histories, stacked)]
+            logits = [tf.split(x, len(scored)) for x in self.discriminator(histories, stacked)]
             per_scale = 0.0
             for i in range(len(pairs)):
-                real_logits, fake_logits = (
-                    [x[2 * i] for x in logits],
-                    [x[2 * i + 1] for x in logits],
-                )
+                real_logits = [x[2 * i] for x in logits]
+                fake_logits = [x[2 * i + 1] for x in logits]
                 per_scale += losses.combined_discriminator_loss(real_logits, fake_logits)[1]
             loss = tf.reduce_sum(per_scale)
             scaled = self.d_optimizer.scale_loss(loss * scale)
