@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from avgkit.config import Config
 from avgkit.data.pipeline import split_clip, to_unit
-from avgkit.models import pyramid
+from avgkit.models import concat_batches, pyramid
 
 V1 = tf.compat.v1
 G_LEARNING_RATE = 4e-5  # the TF1 code's Adam rate for G
@@ -131,8 +131,7 @@ class TF1Step:
             history2, target2 = split_clip(extra[0], c.hist_len)
             _, target3 = split_clip(extra[1], c.hist_len)
             scored += [(history2, pyramid(target2, c), 1.0), (history2, pyramid(target3, c), 0.0)]
-        histories = tf.concat([h for h, _, _ in scored], axis=0)
-        frames = [tf.concat(level, axis=0) for level in zip(*(f for _, f, _ in scored))]
+        histories, frames = concat_batches([h for h, _, _ in scored], [f for _, f, _ in scored])
         labels = tf.concat([tf.fill((c.batch_size, 1), label) for _, _, label in scored], axis=0)
         return _mean([_bce(d, labels) for d in self._discriminator(histories, frames)])
 

@@ -4,6 +4,7 @@ from avgkit.models.discriminator import (
     Discriminator,
     build_discriminator,
     build_scale_discriminator,
+    concat_batches,
 )
 from avgkit.models.generator import (
     Generator,
@@ -22,6 +23,7 @@ __all__ = [
     "build_generator",
     "build_scale_discriminator",
     "build_scale_generator",
+    "concat_batches",
     "downsample",
     "pyramid",
     "scale_sizes",

@@ -17,6 +17,15 @@ from avgkit.models.generator import check_history, pyramid
 from avgkit.models.per_scale import PerScaleModel
 
 
+def concat_batches(histories, pyramids) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    """Several batches as one, in order on the batch axis, for one D call (D scores each clip on
+    its own, so the logits split back): histories, each (B, crop, crop, 3 * hist_len), ->
+    (n * B, ...); pyramids, each a list coarse to fine of (B, H_k, W_k, 3), -> one such list of
+    (n * B, H_k, W_k, 3)."""
+    levels = [tf.concat(level, axis=0) for level in zip(*pyramids, strict=True)]
+    return tf.concat(histories, axis=0), levels
+
+
 def build_discriminator(config: Config) -> Discriminator:
     """The paper's discriminator: D(history, frames) -> a list of logits (batch, 1), one per scale.
 

@@ -200,9 +200,7 @@ class Trainer:
         ...): the logits of one call per batch, up to rounding, but its convolutions run on one
         batch of 2 * len(pairs) * B frames, which uses the cores better than that many of B."""
         scored = [(history, frames) for history, reals, fakes in pairs for frames in (reals, fakes)]
-        histories = tf.concat([history for history, _ in scored], axis=0)
-        pyramids = [frames for _, frames in scored]  # each a list, coarse to fine
-        stacked = [tf.concat(level, axis=0) for level in zip(*pyramids, strict=True)]
+        histories, stacked = models.concat_batches([h for h, _ in scored], [f for _, f in scored])
         with tf.GradientTape() as tape:
             logits = [tf.split(x, len(scored)) for x in self.discriminator(histories, stacked)]
             per_scale = 0.0
