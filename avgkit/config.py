@@ -83,6 +83,24 @@ class Config:
     g_decay_to: float = 1.0  # ... to g_learning_rate * g_decay_to (paper: 0.005 / 0.04 = 0.125)
     # The row of the paper's ablation (LOSSES) that set l_num, lam_gdl and lam_adv, or None
     loss: str | None = None
+    # Training on G's own rollouts (`avgkit train --rollout_steps`, `--curriculum`): stages
+    # (K, steps), in order; in a stage G predicts K frames in a row, each from the frames
+    # before it (its own predictions included), and every one is scored. Oh et al. (NeurIPS
+    # 2015) train 1, then 3, then 5 steps. Empty: one step ahead throughout, as the paper.
+    curriculum: tuple[tuple[int, int], ...] = ()
+
+    def rollout_steps(self, step: int) -> int:
+        """K, the frames G predicts in a row at training step `step` (0-based; 1 past the end)."""
+        for rollout_steps, steps in self.curriculum:
+            if step < steps:
+                return rollout_steps
+            step -= steps
+        return 1
+
+    @property
+    def clip_frames(self) -> int:
+        """Frames a training clip needs: the history and the longest rollout of the curriculum."""
+        return self.hist_len + max([1] + [k for k, _ in self.curriculum])
 
     def __post_init__(self):
         # Lists (from JSON or a caller) become tuples, so a Config stays hashable and comparable.
@@ -265,6 +283,17 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{field} must be true or false; got {getattr(config, field)!r}")
     _check_optimizers(config)
     _check_loss(config)
+    _check_curriculum(config.curriculum)
+
+
+def _check_curriculum(curriculum) -> None:
+    for i, stage in enumerate(curriculum):
+        if not isinstance(stage, tuple) or len(stage) != 2:
+            raise ConfigError(
+                f"curriculum[{i}] must be [rollout steps, training steps]; got {stage!r}"
+            )
+        _check_positive_int(f"curriculum[{i}][0] (rollout steps)", stage[0])
+        _check_positive_int(f"curriculum[{i}][1] (training steps)", stage[1])
 
 
 def _check_loss(config: Config) -> None:

@@ -40,7 +40,7 @@ from avgkit import checkpoints, files, metrics, models, pretrained
 from avgkit.config import HIST_LEN, Config
 from avgkit.data import pipeline
 from avgkit.data.frames import to_uint8
-from avgkit.errors import ConfigError
+from avgkit.errors import ConfigError, DataError
 
 METRIC_TITLES = {
     "psnr": "PSNR (dB)",
@@ -49,6 +49,10 @@ METRIC_TITLES = {
     "crispness": "crispness (gradient ratio)",
 }
 REGIONS = ("whole", "moving")
+SPRITE_TITLES = {
+    "sprite_mass": "sprites' crisp mass (predicted / true pixels)",
+    "sprite_placed": "sprites placed (share of true pixels)",
+}
 SUMMARY_HORIZONS = (1, 2, 8, 64)  # 64: the recursion depth of the TF1 README's figure
 GIF_FRAME_MS = 250  # four frames a second, in every GIF avgkit writes
 CSV_COLUMNS = ("predictor", "horizon", "metric", "region", "mean", "ci_low", "ci_high", "n")
@@ -99,7 +103,7 @@ def _compiled_step(generator, shape):
         @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
         def step(history):
             frame = model()(history)[-1]
-            return frame, tf.concat([history[..., 3:], frame], axis=-1)
+            return frame, models.next_history(history, frame)
 
         steps[shape] = step
     return steps[shape]
@@ -182,10 +186,18 @@ def motion_masks(sequences, hist_len: int, progress: bool = False) -> np.ndarray
     )
 
 
-def score(predictions, truths, masks, progress: bool = False) -> dict[tuple[str, str], np.ndarray]:
+def score(
+    predictions, truths, masks, progress: bool = False, palette=None, sprite_groups=None
+) -> dict[tuple[str, str], np.ndarray]:
     """Every metric of every sequence at every horizon, on the whole frame and on the moving
     areas. predictions: float (N, R, H, W, 3) in [-1, 1]; truths: uint8 (N, R, H, W, 3); masks:
-    bool (N, R, H, W). Returns {(metric, region): float (R, N)}, NaN where a mask is empty."""
+    bool (N, R, H, W). Returns {(metric, region): float (R, N)}, NaN where a mask is empty.
+
+    With a `metrics.Palette`, also the sprites kept (`metrics.sprites_kept`): ("sprite_mass",
+    group) and ("sprite_placed", group) for each group of object colours of `sprite_groups`
+    ({name: column indices into palette.objects}; default `colour_groups(palette)`), NaN where
+    the truth draws none of the group's colours.
+    """
     functions = {
         "psnr": metrics.psnr,
         "ssim": metrics.ssim,
@@ -193,13 +205,39 @@ def score(predictions, truths, masks, progress: bool = False) -> dict[tuple[str,
         "crispness": metrics.crispness,
     }
     count, horizons = truths.shape[:2]
-    values = {(m, region): np.empty((horizons, count)) for m in functions for region in REGIONS}
+    keys = [(m, region) for m in functions for region in REGIONS]
+    if palette is not None:
+        sprite_groups = sprite_groups or colour_groups(palette)
+        keys += [(m, group) for m in SPRITE_TITLES for group in sprite_groups]
+    values = {key: np.empty((horizons, count)) for key in keys}
     for r in tqdm(range(horizons), desc="metrics", disable=not progress, leave=False):
         prediction, truth = predictions[:, r], pipeline.to_unit(truths[:, r])
         for name, function in functions.items():
             values[name, "whole"][r] = function(prediction, truth)
             values[name, "moving"][r] = function(prediction, truth, mask=masks[:, r])
+        if palette is not None:
+            counts = metrics.sprite_counts(prediction, truth, palette)
+            for group, columns in sprite_groups.items():
+                mass, placed = metrics.sprites_kept(counts, columns)
+                values["sprite_mass", group][r], values["sprite_placed", group][r] = mass, placed
     return values
+
+
+def colour_groups(palette) -> dict[str, list[int] | None]:
+    """The sprite groups `score` reports by default: "objects" (every object colour) and each
+    object colour alone, named "#rrggbb"."""
+    return {"objects": None} | {name: [k] for k, name in enumerate(palette.object_names)}
+
+
+def find_palette(sequences, progress: bool = False):
+    """The `metrics.Palette` of uint8 test sequences (N, T, H, W, 3), or None (with a note) when
+    their frames are not small-palette and the sprite measure does not apply."""
+    try:
+        return metrics.find_palette(sequences)
+    except DataError as error:
+        if progress:
+            tqdm.write(f"note: no sprite measure: {error}")
+        return None
 
 
 @dataclasses.dataclass
@@ -239,7 +277,10 @@ class Results:
 
     def to_json(self) -> dict:
         """The content of metrics.json (NaN as null)."""
-        scores = {predictor: {metric: {} for metric in METRIC_TITLES} for predictor in self.values}
+        scores = {
+            predictor: {metric: {} for metric, _ in table}
+            for predictor, table in self.values.items()
+        }
         for predictor, metric, region, (mean, low, high, n) in self.summaries():
             scores[predictor][metric][region] = {
                 "mean": _nulls(mean),
@@ -270,12 +311,11 @@ class Results:
         }
         shown = [h for h in horizons if h <= self.recursions]
         lines = []
-        for metric, title in METRIC_TITLES.items():
-            for region in REGIONS:
-                for h in shown:
-                    line = [title, region, h]
-                    line += [_cell(cells[p, metric, region, h]) for p in self.values]
-                    lines.append(line)
+        for metric, title, region in self._shown():
+            for h in shown:
+                line = [title, region, h]
+                line += [_cell(cells[p, metric, region, h]) for p in self.values]
+                lines.append(line)
         return viz.text_table(["metric", "region", "horizon", *self.values], lines)
 
     def paired(self, first: str, second: str) -> dict:
@@ -293,25 +333,37 @@ class Results:
 
         differences = self.paired(first, second)
         lines = []
-        for metric, title in METRIC_TITLES.items():
-            digits = 3 if metric in ("ssim", "crispness") else 2
-            for region in REGIONS:
-                mean, low, high, n = differences[metric, region]
-                for h in (h for h in horizons if h <= self.recursions):
-                    interval = f"[{low[h - 1]:+.{digits}f}, {high[h - 1]:+.{digits}f}]"
-                    lines.append(
-                        [title, region, h, f"{mean[h - 1]:+.{digits}f}", interval, n[h - 1]]
-                    )
+        for metric, title, region in self._shown():
+            digits = _digits(metric)
+            mean, low, high, n = differences[metric, region]
+            for h in (h for h in horizons if h <= self.recursions):
+                interval = f"[{low[h - 1]:+.{digits}f}, {high[h - 1]:+.{digits}f}]"
+                lines.append([title, region, h, f"{mean[h - 1]:+.{digits}f}", interval, n[h - 1]])
         header = ["metric", "region", "horizon", f"{first} - {second}", "95% interval", "n"]
         return viz.text_table(header, lines)
+
+    def _shown(self):
+        """(metric, title, region) of the summary tables: the paper's metrics on the whole frame
+        and the moving areas, and the sprites kept over all object colours where measured."""
+        measured = next(iter(self.values.values()))
+        for metric, title in METRIC_TITLES.items():
+            for region in REGIONS:
+                yield metric, title, region
+        for metric, title in SPRITE_TITLES.items():
+            if (metric, "objects") in measured:
+                yield metric, title, "objects"
 
 
 def _nulls(array) -> list:
     return np.where(np.isnan(array), None, np.asarray(array, object)).tolist()
 
 
+def _digits(metric: str) -> int:
+    return 2 if metric in ("psnr", "sharp_diff") else 3
+
+
 def _cell(row: dict) -> str:
-    digits = 3 if row["metric"] in ("ssim", "crispness") else 2
+    digits = _digits(row["metric"])
     if np.isnan(row["mean"]):
         return "n/a"
     if np.isnan(row["ci_low"]):
@@ -330,6 +382,7 @@ def evaluate(
     batch_size: int = 8,
     per_video: int = 1,
     labels: Sequence[str] | None = None,
+    save_predictions: bool = False,
     progress: bool = True,
 ) -> Results:
     """`avgkit evaluate`: score checkpoints (and the baselines) on the test sequences of
@@ -340,7 +393,9 @@ def evaluate(
     `avgkit.checkpoints.resolve_checkpoint`), each labelled by its run folder's name. config: the
     preset they must be of (default: each one's config.json). per_video: test sequences taken
     from each test video (`pipeline.test_sequences`). labels: names for the checkpoints, one per
-    load path, instead of their run folders' names.
+    load path, instead of their run folders' names. save_predictions: also write
+    results/predictions.npz (`write_predictions`). On small-palette frames (Atari games) the
+    sprites kept are scored too (`metrics.find_palette` on the test sequences).
     """
     _check_count("-r/--recursions", recursions, "predicted frames")
     _check_count("--batch_size", batch_size, "sequences a batch")
@@ -354,20 +409,35 @@ def evaluate(
         if clash:
             raise ConfigError(f"-l/--load_path: runs named as a baseline {clash}; rename them")
         predictors.update(BASELINES)
+    if save_predictions and {"truth", "sequence"} & set(predictors):
+        raise ConfigError("--save_predictions: a run named 'truth' or 'sequence'; rename it")
     sequences, names = pipeline.test_sequences(test_dir, hist_len, recursions, per_video)
     inputs = pipeline.stack_frames(pipeline.to_unit(sequences[:, :hist_len]))
     truths = sequences[:, hist_len:]
     masks = motion_masks(sequences, hist_len, progress)
+    palette = find_palette(sequences, progress)
     predictions, values = {}, {}
     for label, predict in tqdm(predictors.items(), desc="predictors", disable=not progress):
         predicted = predict(inputs, recursions)
-        values[label] = score(predicted, truths, masks, progress)
+        values[label] = score(predicted, truths, masks, progress, palette)
         predictions[label] = to_uint8(predicted)  # for the GIFs
     described = {label: _describe(label, predict) for label, predict in predictors.items()}
     results = Results(str(test_dir), hist_len, _unique(names), described, values)
     write_results(Path(out_dir), results)
     write_gifs(Path(out_dir) / "images" / "evaluate", results.sequences, sequences, predictions)
+    if save_predictions:
+        write_predictions(Path(out_dir) / "results", truths, results.sequences, predictions)
     return results
+
+
+def write_predictions(folder: Path, truths, sequences, predictions: dict[str, np.ndarray]) -> Path:
+    """folder/predictions.npz, for scoring with one's own measures: `truth`, uint8
+    (N, R, H, W, 3), the frames predicted; one array of that shape per predictor, named by its
+    label; `sequence`, the test sequence of each row. Returns its path."""
+    path = folder / "predictions.npz"
+    with files.replacing(path) as tmp, tmp.open("wb") as file:
+        np.savez_compressed(file, truth=truths, sequence=np.array(sequences), **predictions)
+    return path
 
 
 def load_generator(path: str | Path, config: Config | None = None):
@@ -499,10 +569,18 @@ def write_results(out_dir: Path, results: Results) -> None:
         writer.writerows(results.rows())
     with files.replacing(folder / "summary.txt") as tmp:
         tmp.write_text(results.table() + "\n", encoding="utf-8")
-    figure = viz.horizon_curves(results.rows(), METRIC_TITLES)
-    with files.replacing(folder / "metrics.png") as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
-    plt.close(figure)
+    rows = results.rows()
+    paper = [row for row in rows if row["region"] in REGIONS]
+    sprites = [row for row in rows if row["region"] == "objects"]
+    for name, shown, titles in (
+        ("metrics", paper, METRIC_TITLES),
+        ("sprites", sprites, SPRITE_TITLES),
+    ):
+        if shown:
+            figure = viz.horizon_curves(shown, titles)
+            with files.replacing(folder / f"{name}.png") as tmp:
+                figure.savefig(tmp, format="png", dpi=100)
+            plt.close(figure)
 
 
 def write_gifs(folder: Path, names, sequences, predictions: dict[str, np.ndarray]) -> None:

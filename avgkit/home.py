@@ -55,8 +55,7 @@ def clips(train_dir: str | Path, num_clips: int, seed: int = 0, progress: bool =
     train_dir = Path(train_dir).resolve()
     params = {"train_dir": str(train_dir), "num_clips": num_clips, "seed": seed}
     out = cache_dir("clips", f"{num_clips}", params)
-    manifest = out / clips_lib.MANIFEST
-    if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
+    if not clips_lib.is_finished(out):
         clips_lib.process(train_dir, out, num_clips, seed=seed, progress=progress)
     return out
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import time
 from pathlib import Path
 
@@ -32,7 +31,11 @@ from avgkit.errors import ConfigError
 
 LOSSES = ("l2", "l1_gdl", "adv", "adv_gdl")  # the paper's rows; adv = l2 + adversarial
 PAIRS = (("adv_gdl", "l1_gdl"), ("adv", "l2"))  # adversarial minus its non-adversarial twin
-SHIPPABLE = ("l1_gdl", "adv_gdl")  # losses whose generator weights are kept
+SHIPPABLE = ("l1_gdl", "adv_gdl")  # losses whose generators may be shipped
+# Ms. Pac-Man's yellow, a fact of the game: of the object colours found in the test frames
+# (`metrics.find_palette`), the nearest to it is the player's and the others the ghosts'
+PLAYER_COLOUR = (210, 164, 74)
+SPRITE_METRIC = "sprite_mass"  # in a run's scores when the sprites kept were measured
 
 
 # The study's recipe: the official preset (networks, mean losses, lam_adv 0.01, D by SGD at
@@ -50,15 +53,36 @@ def recipe(steps: int) -> dict:
     }
 
 
-# Variants of the recipe, applied to adv_gdl, as D's diagnostics suggest them
+# Variants of the recipe: config fields to change, and keys that are not config fields:
+# "losses" (those it runs; default adv_gdl), "steps" (default the study's), "precision"
+# ("mixed": Keras' mixed_bfloat16 where the CPU has bfloat16, see avgkit.train.Trainer) and
+# "from" (a variant whose finished run of the same loss and seed this one continues).
+D_ADAM = {"d_optimizer": "adam", "d_learning_rate": 1e-4}  # a D that sees G's frames (study)
 VARIANTS = {
     "main": {},
     "official_sgd": {"g_optimizer": "sgd", "g_learning_rate": 0.02, "g_decay_steps": 0},
     "adv_low": {"lam_adv": 0.002},
     "adv_high": {"lam_adv": 0.05},
     "no_extra": {"d_extra_examples": False},
-    "d_adam": {"d_optimizer": "adam", "d_learning_rate": 1e-4},
+    "d_adam": D_ADAM,
+    # the main recipe in mixed bfloat16: does it score within the seed spread of float32?
+    "bf16": {"losses": ("l1_gdl", "adv_gdl"), "precision": "mixed"},
+    # ten times the budget, in bfloat16, with the D that sees G's frames
+    "long": {**D_ADAM, "losses": ("l1_gdl", "adv_gdl"), "precision": "mixed", "steps": 100_000},
+    # the long run continued on its own rollouts, as Oh et al.'s phases (each from the last):
+    # 10,000 steps of 3 frames, then 10,000 of 5, at the long run's final G rate (1/8 of the
+    # start: Oh et al. also lowered the rate tenfold for their k-step phases)
+    "rollout": {
+        **D_ADAM,
+        "losses": ("l1_gdl", "adv_gdl"),
+        "precision": "mixed",
+        "steps": 120_000,
+        "g_decay_steps": 100_000,
+        "curriculum": ((1, 100_000), (3, 10_000), (5, 10_000)),
+        "from": "long",
+    },
 }
+TRAINING_KEYS = ("losses", "steps", "precision", "from")  # the keys of a variant not config
 # 64 train + 16 test episodes: a random policy meets game over after about 300-800 recorded
 # frames at frameskip 4, so episodes are many rather than long (--frames is only a cap)
 RECORDING = atari.Recording(train_episodes=64, test_episodes=16, frames=2000, seed=1)
@@ -95,27 +119,38 @@ class Run:
         return config_lib.LOSSES[self.loss].adversarial
 
     def identity(self, settings: Settings) -> dict:
-        """What a run's JSON opens with: its name, loss, seed, variant, config and steps."""
+        """What a run's JSON opens with: its name, loss, seed, variant, config, steps and
+        precision."""
         return {
             "name": self.name,
             **dataclasses.asdict(self),
             "config": self.config(settings).to_dict(),
-            "steps": settings.steps,
+            "steps": self.steps(settings),
+            "precision": self.precision,
         }
+
+    def steps(self, settings: Settings) -> int:
+        return VARIANTS[self.variant].get("steps", settings.steps)
+
+    @property
+    def precision(self) -> str:
+        return VARIANTS[self.variant].get("precision", "float32")
 
     def config(self, settings: Settings) -> config_lib.Config:
         base = config_lib.with_loss(config_lib.preset(settings.preset), self.loss)
-        return dataclasses.replace(base, **{**recipe(settings.steps), **VARIANTS[self.variant]})
+        changes = {k: v for k, v in VARIANTS[self.variant].items() if k not in TRAINING_KEYS}
+        return dataclasses.replace(base, **{**recipe(self.steps(settings)), **changes})
 
 
 def plan(seeds=(0, 1, 2), variants=()) -> list[Run]:
-    """The runs: the pairs first, seed by seed (a partial study is already paired), then the
-    variants on adv_gdl with the first seed."""
+    """The runs: the pairs first, seed by seed (a partial study is already paired), then each
+    variant with the first seed, on its losses (default adv_gdl)."""
     runs = [Run(loss, seed) for seed in seeds for loss in ("l1_gdl", "adv_gdl", "l2", "adv")]
     for variant in variants:
         if variant not in VARIANTS:
             raise ConfigError(f"--variants {variant}: expected some of {list(VARIANTS)}")
-        runs.append(Run("adv_gdl", seeds[0], variant))
+        losses = VARIANTS[variant].get("losses", ("adv_gdl",))
+        runs += [Run(loss, seeds[0], variant) for loss in losses]
     return runs
 
 
@@ -130,18 +165,21 @@ def run_study(
 ) -> list[Path]:
     """Record and cut the data if missing, then train and score each run not yet done.
     Returns the JSON of every run of `runs`: scored, scored again from its kept weights
-    (`recovered`), or stopped because it diverged (`diverged`)."""
+    (`recovered`), or stopped because it diverged (`diverged`). A run JSON there that does not
+    parse is a DataError naming it, never trained or scored over."""
     out, data, work = Path(out), Path(data), Path(work)
     _claim(out, settings, recording)
     atari.record(data, recording, progress=progress)
-    clips_dir = _clips(data / "Train", data / "clips", settings, progress)
     done = []
     for run in runs:
         path = out / "runs" / f"{run.name}.json"
         weights_only = not (work / run.name / "checkpoints").is_dir()  # its run folder is gone
-        if not path.exists() and weights_only and (out / "weights" / f"{run.name}.npz").exists():
+        if path.exists():
+            read_result(path)
+        elif weights_only and (out / "weights" / f"{run.name}.npz").exists():
             _score_from_weights(run, settings, data / "Test", out, progress)
-        elif not path.exists():  # trains, or resumes from its checkpoints
+        else:  # trains, or resumes from its checkpoints
+            clips_dir = _clips(data, run.config(settings).clip_frames, settings, progress)
             _train_and_score(run, settings, clips_dir, data / "Test", out, work, progress)
         done.append(path)
     return done
@@ -160,7 +198,9 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
         test=settings.test_freq,
         save=settings.test_freq,
     )
-    say(f"study: {run.name} ({settings.steps} steps)")
+    steps = run.steps(settings)
+    say(f"study: {run.name} ({steps} steps, {run.precision})")
+    start = _start_from(run, out, work)
     started = time.perf_counter()
     record = run.identity(settings)
     try:
@@ -168,9 +208,11 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
             config,
             clips_dir,
             run_dir,
-            settings.steps,
+            steps,
             adversarial=run.adversarial,
             seed=run.seed,
+            load_path=start,
+            precision=run.precision,
             test_dir=test_dir,
             recursions=1,
             frequencies=frequencies,
@@ -187,8 +229,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
         record["scores"] = episode_scores(
             rollout_predictor(generator), test_dir, settings, progress
         )
-        if run.loss in SHIPPABLE:
-            pretrained.save_weights(generator, out / "weights" / f"{run.name}.npz")
+        pretrained.save_weights(generator, out / "weights" / f"{run.name}.npz")
         if run.adversarial:
             record["discriminator_at_end"] = discriminator_at_end(
                 run_dir, config, test_dir, run.seed
@@ -206,12 +247,32 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     )
 
 
+def _start_from(run: Run, out: Path, work: Path) -> Path | None:
+    """The run folder whose last checkpoint a run of a "from" variant starts from, while it has
+    no checkpoint of its own (then it resumes from those); ConfigError if that run is not done."""
+    earlier = VARIANTS[run.variant].get("from")
+    if not earlier or any((work / run.name / "checkpoints").glob("ckpt-*.index")):
+        return None
+    name = Run(run.loss, run.seed, earlier).name
+    finished = out / "runs" / f"{name}.json"
+    if not finished.exists() or "diverged" in read_result(finished):
+        raise ConfigError(f"{run.name} continues {name}, which has not finished: run it first")
+    if not (work / name / "checkpoints").is_dir():
+        raise ConfigError(
+            f"{run.name} continues {name}, whose checkpoints are gone from {work / name}: "
+            "train it again"
+        )
+    return work / name
+
+
 def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
     """A finished run whose JSON is missing but whose G weights are kept: score it again from
     the weights instead of training it again. (The study's first sessions lost their run JSONs
     to a `.gitignore` rule that matched `docs/study/runs/`.) What only training knew (the time,
     the CPU, D's diagnostics at the end) comes from `<out>/summary.json` when it lists the run,
-    else stays empty; D's curves are lost. `recovered` says so in the JSON."""
+    else stays empty; D's curves are lost. `recovered` says so in the JSON, which is written only
+    where no JSON is, even one that appeared while this one was scored: a recovered JSON never
+    replaces a run's own."""
     from avgkit import models
 
     say = tqdm.write if progress else _quiet
@@ -219,11 +280,9 @@ def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
     config = run.config(settings)
     generator = models.build_generator(config)
     pretrained.load_weights(generator, out / "weights" / f"{run.name}.npz")
-    earlier = (
-        json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
-    )
+    earlier = read_result(out / "summary.json") if (out / "summary.json").exists() else {}
     about = earlier.get("runs", {}).get(run.name, {})
-    files.write_json(
+    written = files.write_new_json(
         out / "runs" / f"{run.name}.json",
         {
             **run.identity(settings),
@@ -240,6 +299,8 @@ def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
         },
         indent=1,
     )
+    if not written:
+        say(f"study: {run.name}: kept the JSON that appeared meanwhile, not the recovered one")
 
 
 def discriminator_at_end(run_dir: Path, config, test_dir, seed: int, count: int = 256) -> dict:
@@ -260,7 +321,9 @@ def episode_scores(predict, test_dir, settings: Settings, progress: bool = False
 
     sequences, names, inputs, masks = evaluation_windows(str(test_dir), settings)
     truths = sequences[:, config_lib.HIST_LEN :]
-    values = evaluate.score(predict(inputs, settings.recursions), truths, masks, progress)
+    palette, groups = sprite_groups(str(test_dir), settings)
+    predictions = predict(inputs, settings.recursions)
+    values = evaluate.score(predictions, truths, masks, progress, palette, groups)
     episodes = sorted(set(names))
     rows = {e: [i for i, name in enumerate(names) if name == e] for e in episodes}
     scores = {"episodes": episodes}
@@ -291,19 +354,75 @@ def evaluation_windows(test_dir: str, settings: Settings):
     return _WINDOWS[key]
 
 
+def sprite_groups(test_dir: str, settings: Settings):
+    """The palette of the test windows (`metrics.find_palette`) and the sprite groups the study
+    reports: "objects" (every object colour), "player" (Ms. Pac-Man: the object colour nearest
+    PLAYER_COLOUR) and "ghosts" (the others). Computed once per process."""
+    from avgkit import metrics
+
+    key = ("sprites", test_dir, settings.recursions, settings.windows_per_episode)
+    if key not in _WINDOWS:
+        palette = metrics.find_palette(evaluation_windows(test_dir, settings)[0])
+        colours = palette.colours[palette.objects].astype(float)
+        player = int(np.argmin(np.linalg.norm(colours - PLAYER_COLOUR, axis=1)))
+        others = [k for k in range(len(palette.objects)) if k != player]
+        _WINDOWS[key] = (palette, {"objects": None, "player": [player], "ghosts": others})
+    return _WINDOWS[key]
+
+
 def baseline_scores(out, test_dir, settings: Settings, progress: bool = False) -> dict:
-    """Scores of the baselines (copy_last, flow), computed once into `<out>/baselines.json`."""
+    """Scores of the baselines (copy_last, flow), computed once into `<out>/baselines.json`
+    (the sprites kept added there if an earlier study wrote it without them)."""
     from avgkit import evaluate
 
     path = Path(out) / "baselines.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    found = {
-        name: episode_scores(predict, test_dir, settings, progress)
-        for name, predict in evaluate.BASELINES.items()
-    }
+    found = read_result(path) if path.exists() else {}
+    if found and all(SPRITE_METRIC in table for table in found.values()):
+        return found
+    for name, predict in evaluate.BASELINES.items():
+        found[name] = {
+            **found.get(name, {}),
+            **_sprites_only(predict, test_dir, settings, progress, found.get(name)),
+        }
     files.write_json(path, found, indent=1)
     return found
+
+
+def add_sprite_scores(out, test_dir, settings: Settings, progress: bool = False) -> list[str]:
+    """Score the sprites kept of every finished run whose JSON lacks them, from its kept
+    weights (`<out>/weights/<name>.npz`), and add them to its JSON; the other scores stay as
+    they are. Returns the names of the runs that got them."""
+    from avgkit import models
+
+    say = tqdm.write if progress else _quiet
+    added = []
+    for path in sorted((Path(out) / "runs").glob("*.json")):
+        run = read_result(path)
+        weights = Path(out) / "weights" / f"{path.stem}.npz"
+        if "scores" not in run or SPRITE_METRIC in run["scores"] or not weights.exists():
+            continue
+        say(f"study: sprites kept of {path.stem}, from {weights}")
+        generator = models.build_generator(config_lib.from_dict(run["config"]))
+        pretrained.load_weights(generator, weights)
+        predict = rollout_predictor(generator)
+        run["scores"] = _sprites_only(predict, test_dir, settings, progress, run["scores"])
+        files.write_json(path, run, indent=1)
+        added.append(path.stem)
+    return added
+
+
+def _sprites_only(predict, test_dir, settings, progress, scores: dict | None) -> dict:
+    """`scores` with the sprite metrics of `predict` added (all of `episode_scores` if None)."""
+    found = episode_scores(predict, test_dir, settings, progress)
+    if scores is None:
+        return found
+    return {**scores, **{key: found[key] for key in found if key.startswith("sprite_")}}
+
+
+def read_result(path: Path) -> dict:
+    """A JSON the study wrote (a run's, summary.json, baselines.json, study.json); DataError
+    naming it if it does not parse."""
+    return files.read_json(path, "restore it from git, or delete it and rerun `avgkit study`")
 
 
 def machine() -> dict:
@@ -330,12 +449,17 @@ def rollout_predictor(generator):
     return lambda inputs, recursions: evaluate.rollout(generator, inputs, recursions)
 
 
-def _clips(train_dir: Path, clips_dir: Path, settings: Settings, progress: bool) -> Path:
+def _clips(data: Path, length: int, settings: Settings, progress: bool) -> Path:
+    """The study's clips of `length` frames, cut if missing: `<data>/clips` for one-step
+    training (5 frames), `<data>/clips-<length>` for rollouts."""
     from avgkit.data import clips
 
-    manifest = clips_dir / clips.MANIFEST
-    if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
-        clips.process(train_dir, clips_dir, settings.num_clips, seed=0, progress=progress)
+    clips_dir = data / ("clips" if length == config_lib.HIST_LEN + 1 else f"clips-{length}")
+    if not clips.is_finished(clips_dir):
+        spec = clips.ClipSpec(clip_length=length)
+        clips.process(
+            data / "Train", clips_dir, settings.num_clips, seed=0, spec=spec, progress=progress
+        )
     return clips_dir
 
 
@@ -347,7 +471,7 @@ def _claim(out: Path, settings: Settings, recording: atari.Recording) -> None:
         "recording": {**dataclasses.asdict(recording), "hold": list(recording.hold)},
     }
     if path.exists():
-        found = json.loads(path.read_text())
+        found = read_result(path)
         if found != wanted:
             changed = [
                 f"{part}.{key}"

@@ -21,12 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from avgkit import files
-from avgkit.study import PAIRS, SHIPPABLE, Settings, baseline_scores
+from avgkit.study import PAIRS, SHIPPABLE, Settings, baseline_scores, read_result
 
-METRICS = ("psnr", "ssim", "sharp_diff", "crispness")
+METRICS = ("psnr", "ssim", "sharp_diff", "crispness", "sprite_mass", "sprite_placed")
 REGIONS = ("whole", "moving")
+SPRITE_GROUPS = ("objects", "player", "ghosts")  # avgkit.study.sprite_groups
 CHECK_HORIZONS = 8  # the best non-adversarial model must beat both baselines at 1..8 (moving)
 DIAGNOSTICS = ("d_real", "d_fake", "d_heldout", "adv_share")
+# Recipes compared loss by loss, seed by seed: rollouts against the long run they continue,
+# the long run against the study's 10,000 steps, bfloat16 against float32
+VARIANT_PAIRS = (("rollout", "long"), ("long", "main"), ("bf16", "main"))
 ROLLOUT_WINDOW = 0  # the test window rollout.png shows: the first of the first test episode
 ROLLOUT_HORIZONS = (1, 4, 8, 16)
 
@@ -36,9 +40,7 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
     from avgkit.evaluate import mean_ci
 
     out = Path(out)
-    found = {
-        path.stem: json.loads(path.read_text()) for path in sorted((out / "runs").glob("*.json"))
-    }
+    found = {path.stem: read_result(path) for path in sorted((out / "runs").glob("*.json"))}
     runs = {name: run for name, run in found.items() if "diverged" not in run}
     baselines = baseline_scores(out, test_dir, settings)
     scores = {name: run["scores"] for name, run in runs.items()} | baselines
@@ -63,19 +65,36 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
             if run.get("discriminator_at_end")
         },
     }
-    for first, second in PAIRS:  # the main recipe, then each variant, against main's twin
+    for first, second in PAIRS:  # the main recipe, then each variant, against its twin:
+        # the variant's own run of `second` where the variant trains both, else main's
         variants = sorted({run["variant"] for run in runs.values() if run["loss"] == first})
         for variant in sorted(variants, key=lambda v: v != "main"):
-            seeds = sorted(_seeds(runs, first, variant) & _seeds(runs, second))
+            twin = variant if _seeds(runs, second, variant) else "main"
+            seeds = sorted(_seeds(runs, first, variant) & _seeds(runs, second, twin))
             if not seeds:
                 continue
             differences = [
-                _difference(scores[f"{variant}-{first}-s{s}"], scores[f"main-{second}-s{s}"])
+                _difference(scores[f"{variant}-{first}-s{s}"], scores[f"{twin}-{second}-s{s}"])
                 for s in seeds
             ]
             key = f"{first} - {second}" if variant == "main" else f"{variant} {first} - {second}"
             summary["paired"][key] = {
                 "variant": variant,
+                "seeds": seeds,
+                **_intervals(differences, mean_ci),
+                "per_seed": [_seed_means(difference) for difference in differences],
+            }
+    for first, second in VARIANT_PAIRS:  # one loss, two recipes: what the recipe changes
+        for loss in SHIPPABLE:
+            seeds = sorted(_seeds(runs, loss, first) & _seeds(runs, loss, second))
+            if not seeds:
+                continue
+            differences = [
+                _difference(scores[f"{first}-{loss}-s{s}"], scores[f"{second}-{loss}-s{s}"])
+                for s in seeds
+            ]
+            summary["paired"][f"{first} {loss} - {second} {loss}"] = {
+                "variant": first,
                 "seeds": seeds,
                 **_intervals(differences, mean_ci),
                 "per_seed": [_seed_means(difference) for difference in differences],
@@ -154,8 +173,10 @@ def _has_d(run: dict) -> bool:
 
 def _about(run: dict) -> dict:
     keys = ("loss", "seed", "variant", "steps", "train_seconds_this_session", "machine", "date")
-    return {key: run[key] for key in keys} | (
-        {"recovered": run["recovered"]} if "recovered" in run else {}
+    return (
+        {key: run[key] for key in keys}
+        | {"precision": run.get("precision", "float32")}
+        | ({"recovered": run["recovered"]} if "recovered" in run else {})
     )
 
 
@@ -165,50 +186,61 @@ def _seeds(runs: dict, loss: str, variant: str = "main") -> set[int]:
     }
 
 
+def regions(metric: str) -> tuple[str, ...]:
+    """The regions a metric is reported on: whole frame and moving areas, or sprite groups."""
+    return SPRITE_GROUPS if metric.startswith("sprite_") else REGIONS
+
+
+def _keys(*tables: dict) -> list[tuple[str, str]]:
+    """(metric, region) scored in every one of `tables` (runs trained before the sprite
+    measure, whose weights were not kept, have none of its metrics)."""
+    return [(m, r) for m in METRICS if all(m in t for t in tables) for r in regions(m)]
+
+
 def _array(values) -> np.ndarray:
     return np.array([[np.nan if v is None else v for v in row] for row in values], np.float64)
 
 
 def _means(table: dict) -> dict:
     """{metric: {region: per-horizon mean over episodes}}."""
+    found = {}
     with np.errstate(all="ignore"):
-        return {
-            m: {r: _listed(np.nanmean(_array(table[m][r]), axis=0)) for r in REGIONS}
-            for m in METRICS
-        }
+        for m, r in _keys(table):
+            found.setdefault(m, {})[r] = _listed(np.nanmean(_array(table[m][r]), axis=0))
+    return found
 
 
 def _difference(first: dict, second: dict) -> dict:
     """first - second, episode by episode: {(metric, region): float (episodes, R)}."""
     if first["episodes"] != second["episodes"]:
         raise ValueError("scores of different test episodes")
-    return {(m, r): _array(first[m][r]) - _array(second[m][r]) for m in METRICS for r in REGIONS}
+    return {(m, r): _array(first[m][r]) - _array(second[m][r]) for m, r in _keys(first, second)}
 
 
 def _intervals(differences: list[dict], mean_ci) -> dict:
     """Pool the (episodes, R) differences of several seeds: units are seed x episode pairs.
     {metric: {region: {mean, ci_low, ci_high, n}}}, each per horizon."""
     found = {}
-    for m in METRICS:
-        for r in REGIONS:
-            units = np.concatenate([d[m, r] for d in differences])  # (units, R)
-            mean, low, high, n = mean_ci(units.T)
-            found.setdefault(m, {})[r] = {
-                "mean": _listed(mean),
-                "ci_low": _listed(low),
-                "ci_high": _listed(high),
-                "n": n.tolist(),
-            }
+    for m, r in (key for key in differences[0] if all(key in d for d in differences)):
+        units = np.concatenate([d[m, r] for d in differences])  # (units, R)
+        mean, low, high, n = mean_ci(units.T)
+        found.setdefault(m, {})[r] = {
+            "mean": _listed(mean),
+            "ci_low": _listed(low),
+            "ci_high": _listed(high),
+            "n": n.tolist(),
+        }
     return found
 
 
 def _seed_means(difference: dict) -> dict:
     """One seed's paired difference, averaged over test episodes: {metric: {region: per-horizon
     mean}}. Seeds show whether an interval over episodes x seeds rests on one seed."""
+    found = {}
     with np.errstate(all="ignore"):
-        return {
-            m: {r: _listed(np.nanmean(difference[m, r], axis=0)) for r in REGIONS} for m in METRICS
-        }
+        for m, r in difference:
+            found.setdefault(m, {})[r] = _listed(np.nanmean(difference[m, r], axis=0))
+    return found
 
 
 def _checks(summary: dict, runs: dict) -> dict:
@@ -261,6 +293,18 @@ def markdown(summary: dict, horizons=(1, 2, 4, 8, 16)) -> str:
             values = means["psnr"][region]
             cells = [f"{values[h - 1]:.2f}" for h in horizons if h <= len(values)]
             lines.append(f"| {name} | {region} | " + " | ".join(cells) + " |")
+    sprites = {name: means for name, means in summary["means"].items() if "sprite_mass" in means}
+    if sprites:
+        lines += ["", "## Sprites kept: mass / placed, means over test episodes", ""]
+        lines += ["| predictor | sprites | " + " | ".join(f"t+{h}" for h in horizons) + " |"]
+        lines += ["| --- | --- |" + " --- |" * len(horizons)]
+        for name, means in sprites.items():
+            for group in SPRITE_GROUPS:
+                mass, placed = means["sprite_mass"][group], means["sprite_placed"][group]
+                cells = [
+                    f"{mass[h - 1]:.2f} / {placed[h - 1]:.2f}" for h in horizons if h <= len(mass)
+                ]
+                lines.append(f"| {name} | {group} | " + " | ".join(cells) + " |")
     if summary["discriminator_at_end"]:
         lines += ["", "## D at the end, on held-out crops", ""]
         lines += ["mean sigmoid(D), scales coarse to fine: real / generated / mismatched", ""]
@@ -288,7 +332,8 @@ def paired_text(table: dict, horizons=(1, 2, 4, 8, 16), metrics=METRICS) -> str:
     rows = [
         [m, r, *(interval(table[m][r], h - 1, _digits(m)) for h in horizons)]
         for m in metrics
-        for r in REGIONS
+        if m in table
+        for r in regions(m)
     ]
     return viz.text_table(["metric", "region", *(f"t+{h}" for h in horizons)], rows)
 
@@ -300,25 +345,26 @@ def interval(cell: dict, index: int, digits: int = 2) -> str:
 
 
 def _digits(metric: str) -> int:
-    return 3 if metric in ("ssim", "crispness") else 2
+    return 2 if metric in ("psnr", "sharp_diff") else 3
 
 
 def _table(table: dict, horizons) -> list[str]:
     lines = ["| metric | region | " + " | ".join(f"t+{h}" for h in horizons) + " |"]
     lines.append("| --- | --- |" + " --- |" * len(horizons))
-    for m in METRICS:
-        for r in REGIONS:
+    for m in (m for m in METRICS if m in table):
+        for r in regions(m):
             cell = table[m][r]
             cells = [interval(cell, h - 1, _digits(m)) for h in horizons if h <= len(cell["mean"])]
             lines.append(f"| {m} | {r} | " + " | ".join(cells) + " |")
     n = table["psnr"]["moving"]["n"][0]
     lines += ["", f"n = {n} (test episodes x seeds) at t+1, moving areas", ""]
     if len(table.get("per_seed", [])) > 1:
+        columns = [(m, r) for m in METRICS[:4] for r in REGIONS]
         lines += ["Per seed, mean over test episodes at t+1:", ""]
-        lines += ["| seed | " + " | ".join(f"{m} {r}" for m in METRICS for r in REGIONS) + " |"]
-        lines += ["| --- |" + " --- |" * len(METRICS) * len(REGIONS)]
+        lines += ["| seed | " + " | ".join(f"{m} {r}" for m, r in columns) + " |"]
+        lines += ["| --- |" + " --- |" * len(columns)]
         for seed, means in zip(table["seeds"], table["per_seed"]):
-            cells = [f"{means[m][r][0]:+.3f}" for m in METRICS for r in REGIONS]
+            cells = [f"{means[m][r][0]:+.3f}" for m, r in columns]
             lines.append(f"| {seed} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines

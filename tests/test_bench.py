@@ -127,7 +127,16 @@ def test_train_section(results):
     assert 0 <= tracking["final_relative_difference"] <= tracking["max_relative_difference"]
     loss_goal = train["goals"]["loss_tracking"]
     assert loss_goal["met"] == (loss_goal["value"] <= loss_goal["target"])
-    assert set(train["goals"]) == {"loss_tracking"}  # goals only for presets that ran
+    rolled = train["rollout_training"]["tiny"]  # the D+G step on K-frame rollouts
+    assert set(rolled) == {f"k{k}" for k in bench_train.ROLLOUT_STEPS}
+    for k in bench_train.ROLLOUT_STEPS:
+        timing = rolled[f"k{k}"]
+        assert timing["ratio_to_k_times_one_step"] == pytest.approx(
+            timing["seconds_per_step"] / (k * rolled["k1"]["seconds_per_step"])
+        )
+    cost = train["goals"]["tiny_rollout_step_cost"]
+    assert cost["value"] == max(t["ratio_to_k_times_one_step"] for t in rolled.values())
+    assert set(train["goals"]) == {"loss_tracking", "tiny_rollout_step_cost"}  # presets that ran
 
 
 def test_rollout_section(results):

@@ -9,8 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from avgkit import cli, evaluate, pretrained, study, study_summary, train
+from avgkit import cli, evaluate, models, pretrained, study, study_summary, train
 from avgkit.data import atari
+from avgkit.data import clips as clips_lib
 from avgkit.errors import ConfigError
 
 SETTINGS = study.Settings(
@@ -173,3 +174,58 @@ def test_a_run_that_diverges_is_recorded_and_the_study_goes_on(finished, monkeyp
     assert "main-adv-s0" in summary["diverged"] and "main-adv-s0" not in summary["means"]
     assert "adv - l2" not in summary["paired"]
     assert "main-adv-s0: step 2: the generator loss is inf" in (out / "summary.md").read_text()
+
+
+def test_the_sprites_kept_are_scored_per_episode_for_player_and_ghosts(finished):
+    root, _, done = finished
+    scores = json.loads(done[0].read_text())["scores"]
+    palette, groups = study.sprite_groups(str(root / "data" / "Test"), SETTINGS)
+    assert set(groups) == {"objects", "player", "ghosts"}
+    player = palette.colours[palette.objects[groups["player"][0]]]
+    assert player.tolist() == list(study.PLAYER_COLOUR)  # Ms. Pac-Man's yellow is found
+    for metric in ("sprite_mass", "sprite_placed"):
+        assert set(scores[metric]) == set(groups)
+        assert np.array(scores[metric]["objects"], float).shape == (3, SETTINGS.recursions)
+    placed = np.array(scores["sprite_placed"]["objects"], float)
+    assert np.all((placed >= 0) & (placed <= 1))
+
+
+def test_sprites_are_added_to_a_run_scored_before_them_from_its_weights(finished):
+    root, _, _ = finished
+    out = root / "sprites"
+    shutil.copytree(root / "out", out)
+    path = out / "runs" / "main-l1_gdl-s0.json"
+    before = json.loads(path.read_text())
+    older = {**before, "scores": {k: v for k, v in before["scores"].items() if "sprite" not in k}}
+    path.write_text(json.dumps(older))
+    test_dir = root / "data" / "Test"
+    assert study.add_sprite_scores(out, test_dir, SETTINGS) == ["main-l1_gdl-s0"]
+    after = json.loads(path.read_text())
+    generator = models.build_generator(study.Run("l1_gdl", 0).config(SETTINGS))
+    pretrained.load_weights(generator, out / "weights" / "main-l1_gdl-s0.npz")
+    direct = study.episode_scores(study.rollout_predictor(generator), test_dir, SETTINGS)
+    assert after["scores"]["sprite_mass"] == direct["sprite_mass"]  # from the kept weights
+    assert after["scores"]["psnr"] == before["scores"]["psnr"]  # the rest untouched
+    assert study.add_sprite_scores(out, test_dir, SETTINGS) == []  # done once
+
+
+def test_a_from_variant_continues_the_finished_run_on_longer_clips(finished, monkeypatch):
+    root, common, _ = finished
+    out = root / "continued"
+    shutil.copytree(root / "out", out)
+    monkeypatch.setitem(study.VARIANTS, "first", {"losses": ("l1_gdl",), "steps": 2})
+    monkeypatch.setitem(study.VARIANTS, "then", {
+        "losses": ("l1_gdl",), "steps": 4, "curriculum": ((1, 2), (2, 2)), "from": "first",
+    })  # fmt: skip
+    later = study.Run("l1_gdl", 0, "then")
+    with pytest.raises(
+        ConfigError, match="then-l1_gdl-s0 continues first-l1_gdl-s0, which has not"
+    ):
+        study.run_study(out, [later], SETTINGS, **common)
+    study.run_study(out, [study.Run("l1_gdl", 0, "first"), later], SETTINGS, **common)
+    log = train.read_log(common["work"] / later.name / "results" / "train_log.csv")
+    assert [row["step"] for row in log] == [3, 4]  # steps 1-2 were first's
+    assert clips_lib.read_manifest(common["data"] / "clips-6")["clip_length"] == 6
+    monkeypatch.setattr(study_summary, "VARIANT_PAIRS", (("then", "first"),))
+    summary = json.loads(study_summary.summarize(out, root / "data" / "Test", SETTINGS).read_text())
+    assert summary["paired"]["then l1_gdl - first l1_gdl"]["seeds"] == [0]

@@ -20,6 +20,9 @@
 - Mixed precision: the D+G step under Keras' mixed_bfloat16 (float32 variables and losses)
   against float32 and against the TF1 approach's step of the same run.
 - Loss tracking: G's loss over the first steps, float32 against mixed, same seed and batches.
+- Rollout training: the D+G step with K = 1, 3 and 5 frames rolled out (`Config.curriculum`),
+  float32, tf.function, on clips of 4 + 5 frames; `ratio_to_k_times_one_step` is its seconds
+  over K times the one-step seconds of the same run (the goal: at most 1).
 
 Timings: warm-up steps, then rounds of steps on real clips; a round lasts about
 `Sizes.round_seconds`. seconds_per_step is the median over rounds (min_seconds_per_step the
@@ -49,6 +52,7 @@ from avgkit.train import ShardBatches, Trainer
 PEAK_CONV = {"batch": 8, "size": 32, "channels_in": 256, "channels_out": 512, "kernel": 5}
 STEPS_PER_CALL = 4  # D+G steps in one tf.function call, a lever timed beside one a call
 TRAIN_CLIPS = 16_384  # clips cut for the timed steps and the loss curves
+ROLLOUT_STEPS = (1, 3, 5)  # K of the rollout-training timings
 EXECUTIONS = ("eager", "function", "xla")
 GOALS = {  # the targets of issues #4, #5 and #10
     "paper_peak_share": 0.8,
@@ -151,6 +155,15 @@ def run(
         results["mixed"][name] = mixed_benchmark(
             config, batches, sizes, float32, tf1, warm.get("mixed")
         )
+    rollout_clips = out / "train_clips_rollout"
+    spec = clips_lib.ClipSpec(clip_length=config_lib.HIST_LEN + max(ROLLOUT_STEPS))
+    clips_lib.process(frames_dir / "Train", rollout_clips, 2048, spec=spec, progress=False)
+    results["rollout_training"] = {}
+    for name in presets:
+        print(f"bench train: {name}, rollout training", flush=True)
+        results["rollout_training"][name] = rollout_training(
+            config_lib.preset(name), rollout_clips, sizes
+        )
     results["goals"] = _goals(results)
     return results
 
@@ -218,6 +231,19 @@ def preset_benchmark(
         results[mode]["speedup_over_tf1"] = results["tf1"][mode]["seconds_per_step"] / fastest
     results["speedup_over_tf1"] = results["adversarial"]["speedup_over_tf1"]
     return results
+
+
+def rollout_training(config: Config, clips_dir: Path, sizes: Sizes) -> dict:
+    """The float32 D+G step (tf.function) training on K-frame rollouts, for each K of
+    ROLLOUT_STEPS, on the same clips: seconds a step, and over K one-step steps."""
+    found = {}
+    for k in ROLLOUT_STEPS:
+        rolled = dataclasses.replace(config, curriculum=((k, 8),))
+        found[f"k{k}"] = time_steps(Trainer(rolled), _batches(clips_dir, rolled), sizes)
+    one = found["k1"]["seconds_per_step"]
+    for k in ROLLOUT_STEPS:
+        found[f"k{k}"]["ratio_to_k_times_one_step"] = found[f"k{k}"]["seconds_per_step"] / (k * one)
+    return found
 
 
 def input_cost(clips_dir: Path, config: Config, step: dict) -> dict:
@@ -502,6 +528,13 @@ def print_summary(results: dict) -> None:
             f"{mixed['speedup_over_float32']:.2f}x float32, {mixed['speedup_over_tf1']:.2f}x "
             f"the TF1 approach's {mixed['tf1_seconds_per_step']:.4f} s"
         )
+    for name, timings in results.get("rollout_training", {}).items():
+        steps = ", ".join(
+            f"K={key[1:]} {t['seconds_per_step']:.4f} s ({t['ratio_to_k_times_one_step']:.2f} of "
+            f"K one-step steps)"
+            for key, t in timings.items()
+        )
+        print(f"{name} D+G step on rollouts: {steps}")
     tracking = results["loss_tracking"]
     print(
         f"G loss, mixed against float32 ({tracking['preset']}, {tracking['steps']} steps): "
@@ -559,6 +592,15 @@ def _goals(results: dict) -> dict:
             results["mixed"]["paper"]["speedup_over_tf1"],
             GOALS["paper_mixed_speedup_over_tf1"],
             "paper, mixed D+G step: the TF1 approach's seconds / its seconds, same run",
+        )
+    for name, timings in results.get("rollout_training", {}).items():
+        worst = max(timing["ratio_to_k_times_one_step"] for timing in timings.values())
+        goals[f"{name}_rollout_step_cost"] = goal(
+            worst,
+            1.0,
+            f"{name}, D+G step on K-frame rollouts (K = {ROLLOUT_STEPS}): its seconds over K "
+            "one-step steps, the largest",
+            at_most=True,
         )
     goals["loss_tracking"] = goal(
         results["loss_tracking"]["max_relative_difference"],

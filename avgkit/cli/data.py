@@ -135,6 +135,15 @@ def add_process_parser(commands) -> None:
     flag(
         parser,
         None,
+        "--clip_length",
+        type=int,
+        default=5,
+        help="frames a clip holds: 4 input frames and the frames to predict (default 5; "
+        "4 + K to train on K-step rollouts, avgkit train --rollout_steps K)",
+    )
+    flag(
+        parser,
+        None,
         "--workers",
         type=int,
         default=None,
@@ -152,5 +161,6 @@ def run_process(args) -> None:
         seed=args.seed,
         workers=args.workers,
         overwrite=args.overwrite,
+        spec=clips.ClipSpec(clip_length=args.clip_length),
     )
     print(summary.line())

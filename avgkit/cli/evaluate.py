@@ -74,6 +74,13 @@ def add_evaluate_parser(commands) -> None:
         default=1,
         help="non-overlapping test sequences taken from the start of each test video (default 1)",
     )
+    flag(
+        parser,
+        None,
+        "--save_predictions",
+        action="store_true",
+        help="also write every predictor's frames and the truth to results/predictions.npz",
+    )
     flag(parser, None, "--runs_dir", help="default $AVGKIT_HOME, else runs/")
 
 
@@ -90,7 +97,10 @@ def run_evaluate(args) -> None:
         config=config.preset(args.preset) if args.preset else None,
         batch_size=args.batch_size,
         per_video=args.sequences_per_video,
+        save_predictions=args.save_predictions,
     )
     print(results.table())
     images = out_dir / "images" / "evaluate"
     print(f"evaluation {args.name}: results in {out_dir / 'results'}, GIFs in {images}")
+    if args.save_predictions:
+        print(f"predictions in {out_dir / 'results' / 'predictions.npz'}")

@@ -50,5 +50,7 @@ def run_study(args) -> None:
                 )
             runs = [by_name[name] for name in args.only]
         study.run_study(args.out, runs, settings, args.data, args.work)
-    path = study_summary.summarize(args.out, Path(args.data) / "Test", settings)
+    test_dir = Path(args.data) / "Test"
+    study.add_sprite_scores(args.out, test_dir, settings, progress=True)
+    path = study_summary.summarize(args.out, test_dir, settings)
     print(f"study: summary in {path}")

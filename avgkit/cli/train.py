@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from avgkit import config
@@ -105,6 +106,22 @@ def add_train_parser(commands) -> None:
     flag(
         parser,
         None,
+        "--rollout_steps",
+        type=int,
+        metavar="K",
+        help="train G on K frames predicted in a row from its own outputs, every step "
+        "(clips of hist_len + K frames: avgkit process --clip_length)",
+    )
+    flag(
+        parser,
+        None,
+        "--curriculum",
+        metavar="K:STEPS,...",
+        help="rollout steps by stage, adding up to --steps, e.g. 1:60000,3:20000,5:20000",
+    )
+    flag(
+        parser,
+        None,
         "--loss",
         choices=list(config.LOSSES),
         help="a loss of the paper's ablation (its Table 1): l2, l1, l1_gdl train G alone, adv "
@@ -155,9 +172,36 @@ def _train_config(args, run_dir: Path):
     """The preset (`_train_preset`) with the --loss of the paper's ablation, else with the loss
     of the run being resumed."""
     preset = _train_preset(args, run_dir)
-    saved = run_dir / "config.json"
-    loss = args.loss or (config.load(saved).loss if saved.exists() else None)
-    return config.with_loss(preset, loss) if loss else preset
+    saved = config.load(run_dir / "config.json") if (run_dir / "config.json").exists() else None
+    loss = args.loss or (saved.loss if saved else None)
+    chosen = config.with_loss(preset, loss) if loss else preset
+    curriculum = _curriculum(args)
+    if curriculum is None:  # the resumed run's, else one step ahead
+        curriculum = saved.curriculum if saved else ()
+    return dataclasses.replace(chosen, curriculum=curriculum)
+
+
+def _curriculum(args) -> tuple | None:
+    """--rollout_steps K (one stage of --steps steps) or --curriculum K:STEPS,..., as
+    `Config.curriculum`; None if neither is given."""
+    if args.rollout_steps is not None and args.curriculum:
+        raise AvgkitError("--rollout_steps and --curriculum: pass one or the other")
+    if args.rollout_steps is not None:
+        if args.rollout_steps < 1:
+            raise AvgkitError(f"--rollout_steps {args.rollout_steps}: expected 1 or more frames")
+        return ((args.rollout_steps, args.steps),)
+    if not args.curriculum:
+        return None
+    try:
+        stages = [tuple(int(n) for n in stage.split(":")) for stage in args.curriculum.split(",")]
+    except ValueError:
+        stages = [()]
+    if any(len(stage) != 2 or min(stage) < 1 for stage in stages):
+        raise AvgkitError(
+            f"--curriculum {args.curriculum}: expected stages K:STEPS separated by commas, "
+            "positive integers, such as 1:60000,3:20000,5:20000"
+        )
+    return tuple(stages)
 
 
 def _adversarial(args, run_config) -> bool:

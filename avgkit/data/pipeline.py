@@ -42,27 +42,31 @@ def shard_dataset(
 ) -> tf.data.Dataset:
     """Endless shuffled batches from the shards of `avgkit process`.
 
-    Yields float32 (batch_size, crop, crop, 3 * (hist_len + 1)) in [-1, 1]. Shards are read
-    `cycle_length` at a time, interleaved clip by clip, then shuffled; deterministic for a seed.
+    Yields float32 (batch_size, crop, crop, 3 * clip_length) in [-1, 1] (clip_length is
+    hist_len + 1 unless cut longer). Shards are read `cycle_length` at a time, interleaved clip
+    by clip, then shuffled; deterministic for a seed.
+    Each shard read is checked against the manifest (`clips.read_shard`).
     """
-    clips_dir = Path(clips_dir)
     manifest = clips_lib.read_manifest(clips_dir)
-    files = [str(clips_dir / shard["file"]) for shard in manifest["shards"]]
-    size, channels = manifest["crop_size"], 3 * (manifest["hist_len"] + 1)
+    count = len(manifest["shards"])
+    length = manifest.get("clip_length", manifest["hist_len"] + 1)  # older manifests: 5
+    size, channels = manifest["crop_size"], 3 * length
 
-    def read(path):
-        shard = tf.numpy_function(lambda p: clips_lib.load_shard(p.decode()), [path], tf.uint8)
+    def read(index):
+        shard = tf.numpy_function(
+            lambda i: clips_lib.read_shard(clips_dir, manifest, int(i)), [index], tf.uint8
+        )
         return tf.data.Dataset.from_tensor_slices(
             tf.ensure_shape(shard, [None, size, size, channels])
         )
 
     return (
-        tf.data.Dataset.from_tensor_slices(files)
-        .shuffle(len(files), seed=seed)
+        tf.data.Dataset.range(count)
+        .shuffle(count, seed=seed)
         .repeat()
         .interleave(
             read,
-            cycle_length=min(cycle_length, len(files)),
+            cycle_length=min(cycle_length, count),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )

@@ -11,8 +11,10 @@ from avgkit.models.generator import (
     build_generator,
     build_scale_generator,
     downsample,
+    next_history,
     pyramid,
     scale_sizes,
+    unroll,
     upsample_to,
 )
 
@@ -25,7 +27,9 @@ __all__ = [
     "build_scale_generator",
     "concat_batches",
     "downsample",
+    "next_history",
     "pyramid",
     "scale_sizes",
+    "unroll",
     "upsample_to",
 ]

@@ -82,6 +82,25 @@ def build_scale_generator(config: Config, k: int) -> keras.Model:
     return keras.Model(inputs, x, name=f"generator_scale{k}")
 
 
+def unroll(generator, history, steps: int) -> list[tuple[tf.Tensor, list[tf.Tensor]]]:
+    """G's rollout: `steps` predictions in a row, each from the hist_len frames before it, its
+    own earlier predictions included. history: (batch, H, W, 3 * hist_len) in [-1, 1], frames
+    in time order. Returns, per step, (the history G saw, its predictions coarse to fine); the
+    gradient flows back through every fed-back frame."""
+    steps_taken = []
+    for _ in range(steps):
+        predictions = generator(history)
+        steps_taken.append((history, predictions))
+        history = next_history(history, predictions[-1])
+    return steps_taken
+
+
+def next_history(history, frame) -> tf.Tensor:
+    """The window moved on one frame: history (batch, H, W, 3 * hist_len) without its oldest
+    frame, with `frame` (batch, H, W, 3) appended."""
+    return tf.concat([history[..., 3:], frame], axis=-1)
+
+
 def pyramid(images, config: Config) -> list[tf.Tensor]:
     """`images` (batch, H, W, c) at every scale, coarse to fine: (batch, H_k, W_k, c)."""
     return [downsample(images, factor) for factor in config.scale_factors]

@@ -14,7 +14,7 @@ import numpy as np
 
 from avgkit import config as config_lib
 from avgkit import files
-from avgkit.errors import ConfigError
+from avgkit.errors import ConfigError, DataError
 
 PREFIX = "pretrained:"
 FOLDER = Path(__file__).parent
@@ -63,9 +63,13 @@ def save_weights(generator, path: Path) -> None:
 
 
 def load_weights(generator, path: Path) -> None:
-    """Set G's weights from a `save_weights` file (float16 -> float32)."""
-    with np.load(path) as saved:
-        arrays = [saved[f"w{i:03d}"] for i in range(len(saved.files))]
+    """Set G's weights from a `save_weights` file (float16 -> float32); DataError naming the file
+    if it does not read (cut short, bytes changed)."""
+    try:
+        with np.load(path) as saved:
+            arrays = [saved[f"w{i:03d}"] for i in range(len(saved.files))]
+    except files.NPZ_ERRORS as error:
+        raise DataError(f"{path}: not readable G weights ({error})") from None
     if [a.shape for a in arrays] != [tuple(w.shape) for w in generator.weights]:
         raise ConfigError(f"{path}: weights of another network than preset {generator.config.name}")
     generator.set_weights([a.astype(np.float32) for a in arrays])

@@ -27,8 +27,10 @@ SHARDS_PER_BLOCK = 8  # shards a block draws from (of 4096 clips each, one video
 class ShardBatches:
     """Batches from the shards of `avgkit process`, checked against `config`.
 
-    `batch(step)` -> (g_batch, d_batch), each uint8 (batch_size, crop, crop, 3 * (hist_len + 1)),
-    with `config.d_extra_examples` -> (g_batch, d_batch, d_extra), d_extra (2, batch_size, ...).
+    `batch(step)` -> (g_batch, d_batch), each uint8 (batch_size, crop, crop, 3 * (hist_len + K)),
+    K = `config.rollout_steps(step)` (the first frames of longer clips), with
+    `config.d_extra_examples` -> (g_batch, d_batch, d_extra), d_extra uint8
+    (2, batch_size, crop, crop, 3 * (hist_len + 1)).
     """
 
     def __init__(
@@ -41,7 +43,7 @@ class ShardBatches:
     ):
         self.clips_dir = Path(clips_dir)
         self.manifest = read_clips_manifest(self.clips_dir, config)
-        self.batch_size, self.seed = config.batch_size, seed
+        self.config, self.batch_size, self.seed = config, config.batch_size, seed
         self.extra = config.d_extra_examples
         self.per_step = 4 if self.extra else 2  # batches a step: G, D (and D's two extra)
         self.block_steps, self.shards_per_block = block_steps, shards_per_block
@@ -61,15 +63,22 @@ class ShardBatches:
         first = self.per_step * offset * self.batch_size
         clips = self._clips[first : first + self.per_step * self.batch_size]
         g_batch, d_batch, *extra = np.split(clips, self.per_step)
-        return (g_batch, d_batch, np.stack(extra)) if self.extra else (g_batch, d_batch)
+        frames = 3 * (self.config.hist_len + self.config.rollout_steps(step))
+        g_batch, d_batch = g_batch[..., :frames], d_batch[..., :frames]
+        if not self.extra:
+            return g_batch, d_batch
+        return g_batch, d_batch, np.stack(extra)[..., : 3 * (self.config.hist_len + 1)]
 
     def fixed(self, count: int) -> np.ndarray:
         """The first `count` clips of the first shard: a batch that stays the same all run."""
-        return clips_lib.load_shard(self.clips_dir / self.manifest["shards"][0]["file"])[:count]
+        clips = clips_lib.read_shard(self.clips_dir, self.manifest, 0)[:count]
+        return clips[..., : 3 * (self.config.hist_len + 1)]
 
     def block_clips(self, block: int) -> np.ndarray:
         """All clips of a block in order: uint8 (per_step * block_steps * batch_size, crop, crop,
-        c)."""
+        c). Each shard read is checked against the manifest (`clips.read_shard`), here, in the
+        thread that prepares the next block: a damaged one is a DataError naming it, raised in
+        the training thread by `batch` when it needs this block."""
         rng = np.random.default_rng([self.seed, block])
         shards = self.manifest["shards"]
         picked = np.sort(rng.choice(len(shards), min(self.shards_per_block, len(shards)), False))
@@ -86,12 +95,7 @@ class ShardBatches:
             mine = (order >= start) & (order < end)
             if not mine.any():
                 continue
-            shard = clips_lib.load_shard(self.clips_dir / shards[index]["file"])
-            if len(shard) != end - start:
-                raise DataError(
-                    f"{self.clips_dir / shards[index]['file']}: holds {len(shard)} clips; its "
-                    f"manifest says {end - start}; rerun `avgkit process -o`"
-                )
+            shard = clips_lib.read_shard(self.clips_dir, self.manifest, index)
             if out is None:
                 out = np.empty((need, *shard.shape[1:]), np.uint8)
             out[mine] = shard[order[mine] - start]
@@ -114,4 +118,12 @@ def read_clips_manifest(clips_dir: Path, config: Config) -> dict:
                 f"{clips_dir}: clips have {field} {manifest[field]}; preset {config.name!r} "
                 f"expects {getattr(config, field)}; cut clips for it with `avgkit process`"
             )
+    length = manifest.get("clip_length", manifest["hist_len"] + 1)  # older manifests: 5
+    if length < config.clip_frames:
+        rollout = config.clip_frames - config.hist_len
+        raise DataError(
+            f"--rollout_steps {rollout}: the clips in {clips_dir} have {length} frames; a rollout "
+            f"of {rollout} after {config.hist_len} input frames needs {config.clip_frames}; "
+            f"cut them with `avgkit process --clip_length {config.clip_frames}`"
+        )
     return manifest

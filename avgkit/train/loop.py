@@ -113,7 +113,9 @@ def train(
     folder). overwrite: delete `run_dir` first. test_dir: frame folders for the full-frame test
     every `frequencies.test` steps, `recursions` frames deep. precision, jit_compile, strategy:
     see `Trainer`. A checkpoint is written every `frequencies.save` steps, at the last step and
-    on KeyboardInterrupt; a NaN or infinite loss raises TrainingDiverged without saving.
+    on KeyboardInterrupt; a NaN or infinite loss raises TrainingDiverged without saving. A
+    DataError (a damaged shard, test frames that do not read) removes the run folder again if
+    this call made it and no checkpoint was saved in it.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"--steps {steps}: expected a positive total number of training steps")
@@ -121,6 +123,12 @@ def train(
         raise ConfigError(
             f"loss {config.loss!r} of the ablation trains "
             f"{'with' if not adversarial else 'without'} D; got adversarial={adversarial}"
+        )
+    if config.curriculum and sum(n for _, n in config.curriculum) != steps:
+        stages = ",".join(f"{k}:{n}" for k, n in config.curriculum)
+        total = sum(n for _, n in config.curriculum)
+        raise ConfigError(
+            f"--curriculum {stages} adds up to {total} steps; expected --steps {steps}"
         )
     strategy = strategy or distribute.choose_strategy()
     if precision == "mixed" and not distribute.uses_gpu(strategy):
@@ -131,17 +139,18 @@ def train(
     source = checkpoints.resolve_checkpoint(load_path, config) if load_path else None
     if source and overwrite and run_dir.resolve() in Path(source).resolve().parents:
         raise ConfigError(f"-l/--load_path {source}: inside the run that -O/--overwrite deletes")
+    new = overwrite or not run_dir.exists()
     prepare_run(run_dir, config, overwrite)
-    tests = _load_tests(test_dir, config, recursions)
-    heldout = heldout_clips(test_dir, config, seed) if test_dir and adversarial else None
-    trainer = Trainer(config, adversarial, seed, strategy, precision, jit_compile)
     # Every worker saves (a collective operation); only the chief into the run folder, the
     # others into a folder of their own, deleted at the end. All resume from the chief's
     # checkpoints, so the run folder must be on a shared file system.
     chief = distribute.is_chief()
     scratch = None if chief else Path(tempfile.mkdtemp(prefix="avgkit-worker-"))
-    writer = None
+    writer, remove = None, False
     try:
+        tests = _load_tests(test_dir, config, recursions)
+        heldout = heldout_clips(test_dir, config, seed) if test_dir and adversarial else None
+        trainer = Trainer(config, adversarial, seed, strategy, precision, jit_compile)
         checkpoint_dir = scratch or run_dir / "checkpoints"
         manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir, CHECKPOINTS_KEPT)
         source = source or checkpoints.latest_readable(run_dir / "checkpoints", say)
@@ -161,12 +170,17 @@ def train(
             trainer, manager, writer, run_dir, frequencies, tests, heldout, log, say, chief
         )
         return loop.run(batches, start, steps, progress)
+    except DataError:  # damaged clips or test frames: a new run that saved nothing is not kept
+        remove = new and chief and not any((run_dir / "checkpoints").glob("ckpt-*"))
+        raise
     finally:
         batches.close()
         if writer is not None:
             writer.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+        if remove:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test(
@@ -439,6 +453,12 @@ def _check_same_config(found: Config, config: Config, run_dir: Path) -> None:
     if found.name != config.name:
         raise ConfigError(
             f"{run_dir}: holds a run of preset {found.name!r}, not {config.name!r}; {hint}"
+        )
+    if found.curriculum != config.curriculum:
+        stages = ",".join(f"{k}:{n}" for k, n in found.curriculum) or "none (one step ahead)"
+        raise ConfigError(
+            f"{run_dir}: holds a run trained with curriculum {stages}; resume it with that "
+            f"curriculum (--curriculum, --rollout_steps), or {hint}"
         )
     if found != config:
         fields = [

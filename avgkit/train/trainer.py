@@ -106,8 +106,10 @@ class Trainer:
     def train_step(
         self, g_clips: np.ndarray, d_clips: np.ndarray, d_extra: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        """One step on uint8 clips (batch_size, crop, crop, 3 * (hist_len + 1)); d_extra: D's
-        two extra batches (2, batch_size, ...), required with `config.d_extra_examples`.
+        """One step on uint8 clips (batch_size, crop, crop, 3 * (hist_len + K)): G rolls out K
+        frames from each history (K = 1: the paper's step; `rollout_loss`, `_d_update`); d_extra:
+        D's two extra batches (2, batch_size, crop, crop, 3 * (hist_len + 1)), required with
+        `config.d_extra_examples`.
 
         Returns global batch means: "g_loss" (scalar), "g_lp", "g_gdl", "g_adv" (per scale,
         unweighted), "psnr" and "sharp_diff" (dB, 255 peak, full-size prediction), and when
@@ -128,7 +130,10 @@ class Trainer:
         "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv and
         R = lam_lp L_p + lam_gdl L_gdl, the gradient norms at G's output Y_k of scale k (each
         term of scale k depends on Y_k directly; paths through finer scales are left out)."""
-        values = self._diagnostics(tf.constant(g_clips), tf.constant(d_clips))
+        one_step = 3 * (self.config.hist_len + 1)  # of rollout clips, the first frames
+        values = self._diagnostics(
+            tf.constant(g_clips[..., :one_step]), tf.constant(d_clips[..., :one_step])
+        )
         return {name: value.numpy() for name, value in values.items()}
 
     def d_real(self, clips: np.ndarray) -> np.ndarray:
@@ -181,33 +186,52 @@ class Trainer:
         return values
 
     def _d_update(self, clips, extra, scale):
-        history, target = split_clip(to_unit(clips), self.config.hist_len)
-        fakes = self.generator(history)  # no gradient to G: a constant for D's update
-        pairs = [(history, models.pyramid(target, self.config), fakes)]
+        """D's update on real frames and G's: with K = clips' frames - hist_len, G rolls out K
+        frames from each history and D judges each after the history G saw (partly its own
+        predictions), against the real frame after its real history; L_D averaged over the K."""
+        frames = to_unit(clips)
+        history, future = split_clip(frames, self.config.hist_len)
+        steps = future.shape[-1] // 3
+        rollout = models.unroll(self.generator, history, steps)  # no gradient to G: constants
+        pairs, weights = [], [1.0 / steps] * steps
+        for k, (seen, fakes) in enumerate(rollout):
+            window = frames[..., 3 * k : 3 * (k + self.config.hist_len + 1)]
+            real_history, target = split_clip(window, self.config.hist_len)
+            pairs.append((real_history, models.pyramid(target, self.config), seen, fakes))
         if extra is not None:  # a second real batch, and its history before a third's target
             history2, target2 = split_clip(to_unit(extra[0]), self.config.hist_len)
             _, target3 = split_clip(to_unit(extra[1]), self.config.hist_len)
             pyramid = models.pyramid
-            pairs.append((history2, pyramid(target2, self.config), pyramid(target3, self.config)))
-        loss, per_scale, gradients = self._d_gradients(pairs, scale)
+            pairs.append(
+                (history2, pyramid(target2, self.config), history2, pyramid(target3, self.config))
+            )
+            weights.append(1.0)
+        loss, per_scale, gradients = self._d_gradients(pairs, weights, scale)
         self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
         return {"d_loss": loss * scale, "d_scales": per_scale * scale}
 
-    def _d_gradients(self, pairs, scale):
-        """L_D summed over (history, real frames, fake frames) triples, and its gradient.
+    def _d_gradients(self, pairs, weights, scale):
+        """L_D over (real history, real frames, fake history, fake frames) pairs, each weighted,
+        summed, and its gradient.
 
         D scores all the frames in one call, stacked on the batch axis (real, fake, real, fake,
         ...): the logits of one call per batch, up to rounding, but its convolutions run on one
         batch of 2 * len(pairs) * B frames, which uses the cores better than that many of B."""
-        scored = [(history, frames) for history, reals, fakes in pairs for frames in (reals, fakes)]
+        scored = [
+            (h, f)
+            for real_h, reals, fake_h, fakes in pairs
+            for h, f in ((real_h, reals), (fake_h, fakes))
+        ]
         histories, stacked = models.concat_batches([h for h, _ in scored], [f for _, f in scored])
         with tf.GradientTape() as tape:
             logits = [tf.split(x, len(scored)) for x in self.discriminator(histories, stacked)]
             per_scale = 0.0
-            for i in range(len(pairs)):
+            for i, weight in enumerate(weights):
                 real_logits = [x[2 * i] for x in logits]
                 fake_logits = [x[2 * i + 1] for x in logits]
-                per_scale += losses.combined_discriminator_loss(real_logits, fake_logits)[1]
+                per_scale += (
+                    weight * losses.combined_discriminator_loss(real_logits, fake_logits)[1]
+                )
             loss = tf.reduce_sum(per_scale)
             scaled = self.d_optimizer.scale_loss(loss * scale)
         return loss, per_scale, tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -241,24 +265,39 @@ class Trainer:
         return tf.stack([tf.reduce_mean(tf.sigmoid(logit)) for logit in logits])
 
     def _g_update(self, clips, scale):
-        history, target = split_clip(to_unit(clips), self.config.hist_len)
+        history, future = split_clip(to_unit(clips), self.config.hist_len)
+        targets = tf.split(future, future.shape[-1] // 3, axis=-1)
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            predictions = self.generator(history)
-            fake_logits = self.discriminator(history, predictions) if self.adversarial else None
-            targets = models.pyramid(target, self.config)
-            loss, terms = losses.combined_generator_loss(
-                predictions, targets, fake_logits, self.config
-            )
+            loss, terms, first = self.rollout_loss(history, targets)
             scaled = self.g_optimizer.scale_loss(loss * scale)
         self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
         values = {f"g_{name}": value for name, value in terms.items()}
         values.update(
             g_loss=loss,
-            psnr=batch_psnr(predictions[-1], target),
-            sharp_diff=batch_sharp_diff(predictions[-1], target),
+            psnr=batch_psnr(first, targets[0]),
+            sharp_diff=batch_sharp_diff(first, targets[0]),
         )
         return {name: value * scale for name, value in values.items()}
+
+    def rollout_loss(self, history, targets):
+        """G's loss on its own rollout: from history (batch, H, W, 3 * hist_len), G predicts
+        K = len(targets) frames in a row (`models.unroll`), and each prediction k is scored
+        against targets[k] (batch, H, W, 3) by L_G, D judging it after the history G saw.
+        Returns L_G and its unweighted terms (per scale) averaged over the K frames, and the
+        first full-size prediction. K = 1 is the paper's one-step loss."""
+        rollout = models.unroll(self.generator, history, len(targets))
+        total, summed = 0.0, {}
+        for (seen, predictions), target in zip(rollout, targets, strict=True):
+            fake_logits = self.discriminator(seen, predictions) if self.adversarial else None
+            loss, terms = losses.combined_generator_loss(
+                predictions, models.pyramid(target, self.config), fake_logits, self.config
+            )
+            total += loss
+            summed = {name: summed.get(name, 0.0) + value for name, value in terms.items()}
+        steps = len(targets)
+        mean_terms = {name: value / steps for name, value in summed.items()}
+        return total / steps, mean_terms, rollout[0][1][-1]
 
 
 def _g_rate(config: Config):
