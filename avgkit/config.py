@@ -88,6 +88,11 @@ class Config:
     # before it (its own predictions included), and every one is scored. Oh et al. (NeurIPS
     # 2015) train 1, then 3, then 5 steps. Empty: one step ahead throughout, as the paper.
     curriculum: tuple[tuple[int, int], ...] = ()
+    # Action-conditioned prediction (`avgkit train --actions`): the game's action set, the names
+    # of its actions in the order of their indices (the clips manifest's "actions"). G gets the
+    # action taken towards each frame it predicts, D the action towards the frame it judges, as
+    # one-hot planes at every scale (avgkit.models.generator). Empty: no actions, the paper's G.
+    actions: tuple[str, ...] = ()
 
     def rollout_steps(self, step: int) -> int:
         """K, the frames G predicts in a row at training step `step` (0-based; 1 past the end)."""
@@ -109,11 +114,37 @@ class Config:
         _validate(self)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields by name; `actions` and `curriculum` only when there are some, so that a
+        model without them has the config.json (and the cache keys, avgkit.home) it had
+        before."""
+        values = dataclasses.asdict(self)
+        for field in ("actions", "curriculum"):
+            if not values[field]:
+                del values[field]
+        return values
 
     def save(self, path: str | Path) -> None:
         """Write this config as JSON (via a temporary file, so a crash leaves no half file)."""
         files.write_json(path, self.to_dict(), indent=2)
+
+
+def extended(curriculum: tuple, steps: int) -> tuple:
+    """`curriculum` with its last stage lengthened (or shortened) so that it adds up to `steps`,
+    as a resumed run's curriculum when --steps moves its end; unchanged if that would leave the
+    last stage without a step."""
+    if not curriculum:
+        return curriculum
+    before = sum(n for _, n in curriculum[:-1])
+    last = curriculum[-1][0]
+    return curriculum[:-1] + ((last, steps - before),) if steps > before else curriculum
+
+
+def same_curriculum(found: tuple, wanted: tuple) -> bool:
+    """Whether a run trained with curriculum `found` may go on with `wanted`: the same stages,
+    but for the length of the last one."""
+    if not found or not wanted:
+        return found == wanted
+    return found[:-1] == wanted[:-1] and found[-1][0] == wanted[-1][0]
 
 
 def from_dict(values: dict) -> Config:
@@ -284,6 +315,21 @@ def _validate(config: Config) -> None:
     _check_optimizers(config)
     _check_loss(config)
     _check_curriculum(config.curriculum)
+    _check_actions(config.actions)
+
+
+def _check_actions(actions) -> None:
+    """Distinct non-empty names, at most 255 (stored as uint8 indices)."""
+    valid = (
+        isinstance(actions, tuple)
+        and all(isinstance(name, str) and name for name in actions)
+        and len(set(actions)) == len(actions) <= 255
+    )
+    if not valid:
+        raise ConfigError(
+            "actions must be a list of distinct action names (at most 255), such as "
+            f'["NOOP", "UP", "RIGHT"], or empty for no actions; got {actions!r}'
+        )
 
 
 def _check_curriculum(curriculum) -> None:

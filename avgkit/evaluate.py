@@ -1,7 +1,10 @@
 """Recursive full-frame predictions (rollouts), baselines, and their evaluation horizon by horizon.
 
 A predictor maps input frames (N, H, W, 3 * hist_len) in [-1, 1] and a number of recursions R to
-predictions (N, R, H, W, 3): `rollout` of a trained generator, or a baseline (`BASELINES`).
+predictions (N, R, H, W, 3): `rollout` of a trained generator, or a baseline (`BASELINES`). An
+action-conditioned generator (trained with --actions) also takes the action taken towards each
+frame it predicts, (N, R), which `evaluate` reads from the test videos' actions.csv
+(`pipeline.test_actions`); the baselines and the other generators do not use them.
 `evaluate` scores predictors on the test sequences of a folder and writes, under runs/<name>:
 
 results/metrics.json   per predictor, metric and region: per-horizon mean, 95% confidence
@@ -69,17 +72,27 @@ _STEPS = weakref.WeakKeyDictionary()  # generator -> {input shape: compiled roll
 
 
 def rollout(
-    generator, inputs, recursions: int, batch_size: int = 8, progress: bool = False
+    generator,
+    inputs,
+    recursions: int,
+    batch_size: int = 8,
+    progress: bool = False,
+    actions=None,
 ) -> np.ndarray:
     """Predict `recursions` frames after each history, each from the frames before it.
 
     generator: G from `avgkit.models.build_generator` (fully convolutional: any frame size);
-    inputs: float (N, H, W, 3 * hist_len) in [-1, 1], the input frames in time order.
-    Prediction r (0-based) sees the last hist_len frames of inputs + predictions 0..r-1.
-    Returns float32 (N, recursions, H, W, 3) in (-1, 1); histories go `batch_size` at a time,
-    through one compiled step (traced once per generator and frame size).
+    inputs: float (N, H, W, 3 * hist_len) in [-1, 1], the input frames in time order;
+    actions: for an action-conditioned G (`generator.config.actions`) only, int (N, recursions),
+    the action taken towards each predicted frame: any sequence of actions can be played, e.g.
+    `avgkit.data.actions.indices([["LEFT"] * R] * N, generator.config.actions)`.
+    Prediction r (0-based) sees the last hist_len frames of inputs + predictions 0..r-1 (and
+    action r). Returns float32 (N, recursions, H, W, 3) in (-1, 1); histories go `batch_size`
+    at a time, through one compiled step (traced once per generator and frame size).
     """
     inputs = np.asarray(inputs, np.float32)
+    names = _action_names(generator)
+    actions = _checked_actions(actions, names, (len(inputs), recursions))
     step = _compiled_step(generator, inputs.shape[1:])
     outputs = np.empty((len(inputs), recursions, *inputs.shape[1:3], 3), np.float32)
     bar = tqdm(total=len(inputs) * recursions, unit="frame", disable=not progress, leave=False)
@@ -87,22 +100,55 @@ def rollout(
         for first in range(0, len(inputs), batch_size):
             history = tf.constant(inputs[first : first + batch_size])
             for r in range(recursions):
-                frame, history = step(history)
+                action = [] if actions is None else [actions[first : first + batch_size, r]]
+                frame, history = step(history, *action)
                 outputs[first : first + batch_size, r] = frame.numpy()
                 bar.update(len(frame))
     return outputs
 
 
+def _action_names(generator) -> tuple[str, ...]:
+    """The action set of an action-conditioned G; () for others (and for plain functions)."""
+    return getattr(getattr(generator, "config", None), "actions", ())
+
+
+def _checked_actions(actions, names: tuple[str, ...], shape: tuple[int, int]):
+    """`actions` as int32 (N, recursions), or None for a G without actions (`names` empty);
+    ConfigError if they are missing or given in vain, DataError if of another shape or outside
+    the action set."""
+    if names and actions is None:
+        raise ConfigError(
+            f"this generator is conditioned on {len(names)} actions ({', '.join(names)}); "
+            "expected the action of every predicted frame"
+        )
+    if actions is None:
+        return None
+    if not names:
+        raise ConfigError("actions given, but this generator was trained without --actions")
+    actions = np.asarray(actions)
+    if actions.shape != shape or actions.dtype.kind not in "iu":
+        raise DataError(
+            f"actions are {actions.dtype} {actions.shape}; expected int {shape}: an action "
+            "index for each predicted frame of each sequence"
+        )
+    if actions.size and not 0 <= actions.min() <= actions.max() < len(names):
+        raise DataError(f"actions hold indices outside 0..{len(names) - 1}, the action set")
+    return actions.astype(np.int32)
+
+
 def _compiled_step(generator, shape):
-    """history (batch, *shape) -> (G's full-size frame, the history with that frame appended),
-    traced once per generator and frame shape and kept while the generator lives."""
+    """history (batch, *shape) [, action (batch,) for an action-conditioned G] -> (G's
+    full-size frame, the history with that frame appended), traced once per generator and frame
+    shape and kept while the generator lives."""
     steps = _STEPS.setdefault(generator, {})
     if shape not in steps:
         model = weakref.ref(generator)  # a strong one would keep the generator alive
+        signature = [tf.TensorSpec([None, *shape], tf.float32)]
+        signature += [tf.TensorSpec([None], tf.int32)] if _action_names(generator) else []
 
-        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32)])
-        def step(history):
-            frame = model()(history)[-1]
+        @tf.function(input_signature=signature)
+        def step(history, *action):
+            frame = model()(history, *action)[-1]
             return frame, models.next_history(history, frame)
 
         steps[shape] = step
@@ -191,12 +237,8 @@ def score(
 ) -> dict[tuple[str, str], np.ndarray]:
     """Every metric of every sequence at every horizon, on the whole frame and on the moving
     areas. predictions: float (N, R, H, W, 3) in [-1, 1]; truths: uint8 (N, R, H, W, 3); masks:
-    bool (N, R, H, W). Returns {(metric, region): float (R, N)}, NaN where a mask is empty.
-
-    With a `metrics.Palette`, also the sprites kept (`metrics.sprites_kept`): ("sprite_mass",
-    group) and ("sprite_placed", group) for each group of object colours of `sprite_groups`
-    ({name: column indices into palette.objects}; default `colour_groups(palette)`), NaN where
-    the truth draws none of the group's colours.
+    bool (N, R, H, W). Returns {(metric, region): float (R, N)}, NaN where a mask is empty;
+    with a `metrics.Palette`, also the sprites kept (`sprite_scores`).
     """
     functions = {
         "psnr": metrics.psnr,
@@ -205,21 +247,33 @@ def score(
         "crispness": metrics.crispness,
     }
     count, horizons = truths.shape[:2]
-    keys = [(m, region) for m in functions for region in REGIONS]
-    if palette is not None:
-        sprite_groups = sprite_groups or colour_groups(palette)
-        keys += [(m, group) for m in SPRITE_TITLES for group in sprite_groups]
-    values = {key: np.empty((horizons, count)) for key in keys}
+    values = {(m, region): np.empty((horizons, count)) for m in functions for region in REGIONS}
     for r in tqdm(range(horizons), desc="metrics", disable=not progress, leave=False):
         prediction, truth = predictions[:, r], pipeline.to_unit(truths[:, r])
         for name, function in functions.items():
             values[name, "whole"][r] = function(prediction, truth)
             values[name, "moving"][r] = function(prediction, truth, mask=masks[:, r])
-        if palette is not None:
-            counts = metrics.sprite_counts(prediction, truth, palette)
-            for group, columns in sprite_groups.items():
-                mass, placed = metrics.sprites_kept(counts, columns)
-                values["sprite_mass", group][r], values["sprite_placed", group][r] = mass, placed
+    if palette is not None:
+        values.update(sprite_scores(predictions, truths, palette, sprite_groups))
+    return values
+
+
+def sprite_scores(
+    predictions, truths, palette, sprite_groups=None
+) -> dict[tuple[str, str], np.ndarray]:
+    """The sprites kept (`metrics.sprites_kept`) of every sequence at every horizon:
+    {("sprite_mass", group), ("sprite_placed", group): float (R, N)} for each group of object
+    colours of `sprite_groups` ({name: column indices into palette.objects}; default
+    `colour_groups(palette)`), NaN where the truth draws none of the group's colours.
+    predictions, truths as `score`'s."""
+    sprite_groups = sprite_groups or colour_groups(palette)
+    count, horizons = truths.shape[:2]
+    values = {(m, g): np.empty((horizons, count)) for m in SPRITE_TITLES for g in sprite_groups}
+    for r in range(horizons):
+        counts = metrics.sprite_counts(predictions[:, r], pipeline.to_unit(truths[:, r]), palette)
+        for group, columns in sprite_groups.items():
+            mass, placed = metrics.sprites_kept(counts, columns)
+            values["sprite_mass", group][r], values["sprite_placed", group][r] = mass, placed
     return values
 
 
@@ -395,7 +449,10 @@ def evaluate(
     from each test video (`pipeline.test_sequences`). labels: names for the checkpoints, one per
     load path, instead of their run folders' names. save_predictions: also write
     results/predictions.npz (`write_predictions`). On small-palette frames (Atari games) the
-    sprites kept are scored too (`metrics.find_palette` on the test sequences).
+    sprites kept are scored too (`metrics.find_palette` on the test sequences). An
+    action-conditioned checkpoint is rolled out under the actions in the test videos'
+    actions.csv (`pipeline.test_actions`): a test folder without them is refused before
+    anything is predicted.
     """
     _check_count("-r/--recursions", recursions, "predicted frames")
     _check_count("--batch_size", batch_size, "sequences a batch")
@@ -409,16 +466,22 @@ def evaluate(
         if clash:
             raise ConfigError(f"-l/--load_path: runs named as a baseline {clash}; rename them")
         predictors.update(BASELINES)
-    if save_predictions and {"truth", "sequence"} & set(predictors):
-        raise ConfigError("--save_predictions: a run named 'truth' or 'sequence'; rename it")
+    if save_predictions and {"truth", "sequence", "file"} & set(predictors):
+        raise ConfigError("--save_predictions: a run named truth, sequence or file; rename it")
     sequences, names = pipeline.test_sequences(test_dir, hist_len, recursions, per_video)
+    actions = {  # the predicted frames' actions, for each action set of a checkpoint
+        action_set: pipeline.test_actions(test_dir, hist_len, recursions, action_set, per_video)
+        for action_set in {_action_set(predict) for predict in predictors.values()} - {()}
+    }
     inputs = pipeline.stack_frames(pipeline.to_unit(sequences[:, :hist_len]))
     truths = sequences[:, hist_len:]
     masks = motion_masks(sequences, hist_len, progress)
     palette = find_palette(sequences, progress)
     predictions, values = {}, {}
     for label, predict in tqdm(predictors.items(), desc="predictors", disable=not progress):
-        predicted = predict(inputs, recursions)
+        action_set = _action_set(predict)
+        given = {"actions": actions[action_set][:, hist_len:]} if action_set else {}
+        predicted = predict(inputs, recursions, **given)
         values[label] = score(predicted, truths, masks, progress, palette)
         predictions[label] = to_uint8(predicted)  # for the GIFs
     described = {label: _describe(label, predict) for label, predict in predictors.items()}
@@ -465,8 +528,10 @@ class CheckpointPredictor:
         checkpoints.restore_generator(generator, self.checkpoint)
         return generator
 
-    def __call__(self, inputs, recursions: int) -> np.ndarray:
-        return rollout(self.generator(), inputs, recursions, self.batch_size, self.progress)
+    def __call__(self, inputs, recursions: int, actions=None) -> np.ndarray:
+        """`rollout` of the generator; actions as `rollout`'s (action-conditioned G only)."""
+        generator = self.generator()
+        return rollout(generator, inputs, recursions, self.batch_size, self.progress, actions)
 
 
 def checkpoint_predictors(
@@ -523,10 +588,16 @@ def _hist_len(checkpoints, config: Config | None) -> int:
     return hist_lens.pop() if hist_lens else (config.hist_len if config else HIST_LEN)
 
 
+def _action_set(predictor) -> tuple[str, ...]:
+    """The action set of an action-conditioned checkpoint; () for other predictors."""
+    return predictor.config.actions if isinstance(predictor, CheckpointPredictor) else ()
+
+
 def _describe(label: str, predictor) -> dict:
     if isinstance(predictor, CheckpointPredictor):
         saved = predictor.config
-        return {"checkpoint": predictor.checkpoint, "preset": saved.name, "loss": saved.loss}
+        found = {"checkpoint": predictor.checkpoint, "preset": saved.name, "loss": saved.loss}
+        return found | ({"actions": list(saved.actions)} if saved.actions else {})
     return {"baseline": label}
 
 

@@ -2,8 +2,8 @@
 
 One command records the data, cuts its clips, trains every run of the plan and scores it on the
 test episodes, skipping what is done: a finished run's scores are a small JSON in
-`<out>/runs/<name>.json`, and the generators that may be shipped are float16 weights in
-`<out>/weights/<name>.npz` (`out` is committed; the run folders under `runs/study/` are not).
+`<out>/runs/<name>.json`, and its generator float16 weights in `<out>/weights/<name>.npz`
+(`out` is committed; the run folders under `runs/study/` are not).
 A run stopped midway resumes from its checkpoints. `summarize` then pools the runs into
 `<out>/summary.json`: per run and baseline the per-horizon means over test episodes, the paired
 tables (adv_gdl - l1_gdl, adv - l2, each model - each baseline) with 95% intervals over test
@@ -77,7 +77,6 @@ VARIANTS = {
         "losses": ("l1_gdl", "adv_gdl"),
         "precision": "mixed",
         "steps": 120_000,
-        "g_decay_steps": 100_000,
         "curriculum": ((1, 100_000), (3, 10_000), (5, 10_000)),
         "from": "long",
     },
@@ -137,9 +136,14 @@ class Run:
         return VARIANTS[self.variant].get("precision", "float32")
 
     def config(self, settings: Settings) -> config_lib.Config:
+        """The recipe over the run's steps (over those of the run it continues, for a "from"
+        variant: G's rate goes on falling as it did there, then stays at its end), with the
+        variant's changes."""
         base = config_lib.with_loss(config_lib.preset(settings.preset), self.loss)
-        changes = {k: v for k, v in VARIANTS[self.variant].items() if k not in TRAINING_KEYS}
-        return dataclasses.replace(base, **{**recipe(self.steps(settings)), **changes})
+        variant = VARIANTS[self.variant]
+        changes = {k: v for k, v in variant.items() if k not in TRAINING_KEYS}
+        schedule = Run(self.loss, self.seed, variant["from"]) if "from" in variant else self
+        return dataclasses.replace(base, **{**recipe(schedule.steps(settings)), **changes})
 
 
 def plan(seeds=(0, 1, 2), variants=()) -> list[Run]:
@@ -250,8 +254,10 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
 def _start_from(run: Run, out: Path, work: Path) -> Path | None:
     """The run folder whose last checkpoint a run of a "from" variant starts from, while it has
     no checkpoint of its own (then it resumes from those); ConfigError if that run is not done."""
+    from avgkit import checkpoints
+
     earlier = VARIANTS[run.variant].get("from")
-    if not earlier or any((work / run.name / "checkpoints").glob("ckpt-*.index")):
+    if not earlier or checkpoints.latest_readable(work / run.name / "checkpoints", _quiet):
         return None
     name = Run(run.loss, run.seed, earlier).name
     finished = out / "runs" / f"{name}.json"
@@ -314,16 +320,22 @@ def discriminator_at_end(run_dir: Path, config, test_dir, seed: int, count: int 
     return {name: _rounded(values) for name, values in trainer.d_scores(clips).items()}
 
 
-def episode_scores(predict, test_dir, settings: Settings, progress: bool = False) -> dict:
+def episode_scores(
+    predict, test_dir, settings: Settings, progress: bool = False, sprites_only: bool = False
+) -> dict:
     """Scores of `predict` (inputs, recursions) -> predictions on the test windows, averaged per
-    episode: {"episodes": names, metric: {region: float (episodes, R) as lists}}."""
+    episode: {"episodes": names, metric: {region: float (episodes, R) as lists}}; only the
+    sprites kept with `sprites_only`."""
     from avgkit import evaluate
 
     sequences, names, inputs, masks = evaluation_windows(str(test_dir), settings)
     truths = sequences[:, config_lib.HIST_LEN :]
     palette, groups = sprite_groups(str(test_dir), settings)
     predictions = predict(inputs, settings.recursions)
-    values = evaluate.score(predictions, truths, masks, progress, palette, groups)
+    if sprites_only:
+        values = evaluate.sprite_scores(predictions, truths, palette, groups)
+    else:
+        values = evaluate.score(predictions, truths, masks, progress, palette, groups)
     episodes = sorted(set(names))
     rows = {e: [i for i, name in enumerate(names) if name == e] for e in episodes}
     scores = {"episodes": episodes}
@@ -413,9 +425,9 @@ def add_sprite_scores(out, test_dir, settings: Settings, progress: bool = False)
 
 def _sprites_only(predict, test_dir, settings, progress, scores: dict | None) -> dict:
     """`scores` with the sprite metrics of `predict` added (all of `episode_scores` if None)."""
-    found = episode_scores(predict, test_dir, settings, progress)
     if scores is None:
-        return found
+        return episode_scores(predict, test_dir, settings, progress)
+    found = episode_scores(predict, test_dir, settings, progress, sprites_only=True)
     return {**scores, **{key: found[key] for key in found if key.startswith("sprite_")}}
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from avgkit import files
-from avgkit.study import PAIRS, SHIPPABLE, Settings, baseline_scores, read_result
+from avgkit.study import PAIRS, SHIPPABLE, VARIANTS, Settings, baseline_scores, read_result
 
 METRICS = ("psnr", "ssim", "sharp_diff", "crispness", "sprite_mass", "sprite_placed")
 REGIONS = ("whole", "moving")
@@ -69,7 +69,10 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
         # the variant's own run of `second` where the variant trains both, else main's
         variants = sorted({run["variant"] for run in runs.values() if run["loss"] == first})
         for variant in sorted(variants, key=lambda v: v != "main"):
-            twin = variant if _seeds(runs, second, variant) else "main"
+            trains_both = (
+                second in VARIANTS[variant].get("losses", ()) if variant in VARIANTS else False
+            )
+            twin = variant if trains_both else "main"
             seeds = sorted(_seeds(runs, first, variant) & _seeds(runs, second, twin))
             if not seeds:
                 continue

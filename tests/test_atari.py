@@ -1,12 +1,21 @@
-"""Recording Ms. Pac-Man with ALE: layout, determinism, no flicker, resume, bad input."""
+"""Recording Ms. Pac-Man with ALE: layout, actions, determinism, no flicker, resume, bad
+input."""
 
+import csv
+import itertools
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from avgkit.data import atari, frames
+from avgkit import cli
+from avgkit.data import actions, atari, frames
 from avgkit.errors import ConfigError, DataError
+
+MSPACMAN_ACTIONS = ["NOOP", "UP", "RIGHT", "LEFT", "DOWN"] + [
+    "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT"
+]  # fmt: skip
 
 GHOSTS = {
     "red": (200, 72, 72),
@@ -78,10 +87,11 @@ def test_brightest_against_a_pixel_loop():
 
 
 class Tap:
-    """Passes calls through to an ALE environment, keeping every emulator frame it returns."""
+    """Passes calls through to an ALE environment, keeping every emulator frame it returns and
+    every action it is given."""
 
     def __init__(self, env):
-        self.env, self.frames = env, []
+        self.env, self.frames, self.actions = env, [], []
         self.action_space = env.action_space
 
     def reset(self, **kwargs):
@@ -92,7 +102,47 @@ class Tap:
     def step(self, action):
         result = self.env.step(action)
         self.frames.append(result[0])
+        self.actions.append(int(action))
         return result
+
+
+def test_each_frame_comes_with_the_action_held_while_the_emulator_made_it():
+    recording = atari.Recording(frames=30, seed=5)
+    tap = Tap(atari.make_env("MsPacman"))
+    played = list(atari.play_episode(tap, recording, "Train", 0))
+    tap.env.close()
+    assert len(played) == 30
+    skip, every = recording.start_skip, recording.frameskip
+    assert tap.actions[:skip] == [0] * skip  # the start-up, played before recording begins
+    for j, (frame, action) in enumerate(played):
+        # recorded frame j: made by the `every` steps after recorded frame j - 1, all with it
+        last = skip + every * (j + 1)  # tap.frames[i]: the frame after step i (0: the reset)
+        assert tap.actions[last - every : last] == [action] * every
+        window = tap.frames[last + 1 - recording.combine : last + 1]
+        np.testing.assert_array_equal(frame, atari.brightest(np.stack(window)))
+    held = [len(list(run)) for _, run in itertools.groupby(a for _, a in played)]
+    # a random action is held 2 to 8 frames (two draws in a row may pick the same action)
+    assert min(held[:-1]) >= 2 and len({a for _, a in played}) > 3
+
+
+def test_the_recording_writes_each_frames_action(mspacman):
+    assert json.loads((mspacman / "recording.json").read_text())["actions"] == MSPACMAN_ACTIONS
+    folder = mspacman / "Train" / "episode_0001"
+    with (folder / "actions.csv").open(newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["frame", "action"] and len(rows) == 41
+    assert [frame for frame, _ in rows[1:]] == [f"{i:05d}.png" for i in range(40)]
+    # the same episode played again: the actions it yields, by name
+    recording = atari.Recording(train_episodes=2, test_episodes=1, frames=40, seed=7)
+    env = atari.make_env("MsPacman")
+    replayed = [MSPACMAN_ACTIONS[a] for _, a in atari.play_episode(env, recording, "Train", 1)]
+    env.close()
+    assert [name for _, name in rows[1:]] == replayed
+    video = frames.list_videos(mspacman / "Train")[0][1]
+    assert video.actions == folder / "actions.csv" and not video.ignored
+    np.testing.assert_array_equal(
+        actions.read(video, MSPACMAN_ACTIONS), [MSPACMAN_ACTIONS.index(n) for n in replayed]
+    )
 
 
 def _ghosts_shown(frames):
@@ -113,7 +163,7 @@ def _flicker_misses(recording: atari.Recording, around: int = 8):
     pixel where the ghost was drawn in the combined frames shows another sprite instead.
     """
     tap = Tap(atari.make_env("MsPacman"))
-    recorded = list(atari.play_episode(tap, recording, "Train", 0))
+    recorded = [frame for frame, _ in atari.play_episode(tap, recording, "Train", 0)]
     tap.env.close()
     raw_shown = _ghosts_shown(tap.frames)
     shown = _ghosts_shown(recorded)
@@ -173,6 +223,35 @@ def test_other_settings_into_the_same_folder_are_refused(tmp_path):
         atari.record(
             tmp_path, atari.Recording(train_episodes=1, test_episodes=0, frames=4), progress=False
         )
+
+
+def test_a_recording_resumed_with_another_game_is_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "rec"
+    atari.record(out, atari.Recording(train_episodes=1, test_episodes=0, frames=3), progress=False)
+    code = cli.main(["record", "--game", "Breakout", "--out", str(out), "--train-episodes", "1",
+                     "--test-episodes", "0", "--frames", "3"])  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"avgkit record: error: {out}: already holds a recording")
+    assert "(actions, game differ" in lines[0]
+    assert f"its action set ({', '.join(MSPACMAN_ACTIONS)}) is not Breakout's" in lines[0]
+    assert "(NOOP, FIRE, RIGHT, LEFT)" in lines[0]
+    assert not (out / "Train" / "episode_0001").exists()
+
+
+def test_a_recording_begun_without_actions_is_resumed_without_them(tmp_path):
+    """A recording made before actions were recorded stays without them, all episodes alike."""
+    settings = atari.Recording(train_episodes=2, test_episodes=0, frames=3)
+    out = atari.record(tmp_path, settings, progress=False)
+    recorded = json.loads((out / "recording.json").read_text())
+    del recorded["actions"]  # as an older avgkit wrote it, stopped before its second episode
+    (out / "recording.json").write_text(json.dumps(recorded))
+    (out / "Train" / "episode_0000" / "actions.csv").unlink()
+    shutil.rmtree(out / "Train" / "episode_0001")
+    atari.record(out, settings, progress=False)
+    assert json.loads((out / "recording.json").read_text()) == recorded
+    assert not list(out.rglob("actions.csv"))
+    assert len(list((out / "Train" / "episode_0001").glob("*.png"))) == 3
 
 
 def test_unknown_game_and_bad_numbers():

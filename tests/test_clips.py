@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from avgkit import cli
 from avgkit.data import clips, frames
 from avgkit.errors import ConfigError, DataError
-from conftest import write_video
+from conftest import ACTION_SET, frame_indices, write_actions, write_indexed_video, write_video
 
 
 def tf1_movement(crop: np.ndarray) -> float:
@@ -332,3 +333,108 @@ def test_a_frame_of_another_size_is_found_whatever_the_crops_drawn(tmp_path):
     Image.new("RGB", (40, 40)).save(video / "frame10.png")
     with pytest.raises(DataError, match=r"frame10\.png: frame is 40x40 but the video's frames"):
         clips.process(tmp_path / "Train", tmp_path / "clips", 1, workers=1, progress=False)
+
+
+# --- the player's actions -----------------------------------------------------------------------
+@pytest.fixture
+def acted(tmp_path):
+    """ROOT/Train: two indexed videos of 30 frames with random actions (conftest.ACTION_SET)."""
+    for index in range(2):
+        write_indexed_video(tmp_path / "Train" / f"v{index}", 30, seed=index)
+    return tmp_path, write_actions(tmp_path, seed=3)
+
+
+def test_each_clip_keeps_the_actions_of_its_frames(acted):
+    root, written = acted
+    out = root / "clips"
+    summary = clips.process(root / "Train", out, 200, spec=clips.ClipSpec(clip_length=6),
+                            shard_size=50, workers=1, progress=False)  # fmt: skip
+    manifest = clips.read_manifest(out)
+    assert manifest["actions"] == list(ACTION_SET) == summary.actions
+    assert summary.ignored_files == 0 and "with the player's actions (5)" in summary.line()
+    for shard in manifest["shards"]:
+        cut, actions = clips.load_shard(out / shard["file"], shard, actions=True)
+        assert actions.shape == (len(cut), 6) and actions.dtype == np.uint8
+        video = "v0" if shard["file"].startswith("clips-00000") else "v1"
+        expected = np.array([ACTION_SET.index(name) for name in written[video]])
+        indices = frame_indices(cut)
+        assert np.all(np.diff(indices, axis=1) == 1)  # six consecutive frames
+        np.testing.assert_array_equal(actions, expected[indices])
+
+
+def test_remade_shards_with_actions_are_byte_identical(acted):
+    root, _ = acted
+    out = root / "clips"
+    clips.process(root / "Train", out, 120, shard_size=40, workers=1, progress=False)
+    files = sorted(out.glob("clips-*.npz"))
+    reference = [f.read_bytes() for f in files]
+    files[1].unlink()
+    files[2].write_bytes(reference[2][:-10])
+    summary = clips.process(root / "Train", out, 120, shard_size=40, workers=1, progress=False)
+    assert summary.remade == 2 and [f.read_bytes() for f in files] == reference
+    with np.load(files[0]) as shard:
+        assert shard.files == ["clips", "scores", "actions"]
+
+
+def test_frames_without_actions_make_the_shards_they_made_before(frame_root):
+    """No actions.csv: no `actions` array, "actions": null; a manifest written before actions
+    existed (no such key) is still rerun without -o."""
+    out = frame_root / "clips"
+    clips.process(frame_root / "Train", out, 60, workers=1, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["actions"] is None
+    with np.load(out / manifest["shards"][0]["file"]) as shard:
+        assert shard.files == ["clips", "scores"]
+    with pytest.raises(DataError, match=r"holds no actions \(no array `actions`\)"):
+        clips.load_shard(out / manifest["shards"][0]["file"], actions=True)
+    del manifest["actions"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert clips.process(frame_root / "Train", out, 60, workers=1, progress=False).made == 0
+    with pytest.raises(DataError, match=r"--actions: the clips in .* have no actions"):
+        clips.action_set(out)
+
+
+def rewrite_rows(csv_path: Path, change) -> None:
+    """Rewrite the rows (after the header) of an actions.csv with `change(rows)`."""
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join([lines[0], *change(lines[1:])]) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda rows: rows[:7] + rows[8:], "actions.csv: no row for frame frame7.png; expected"),
+        (
+            lambda rows: [*rows[:3], "frame3.png,JUMP", *rows[4:]],
+            "actions.csv, line 5: action 'JUMP' is not in the action set (NOOP, UP, RIGHT,",
+        ),
+        (
+            lambda rows: [*rows, "frame30.png,UP"],
+            "actions.csv, line 32: names frame 'frame30.png', not in ",
+        ),
+        (
+            lambda rows: [*rows[:2], rows[1], *rows[3:]],
+            "actions.csv, line 4: names frame 'frame1.png' a second time",
+        ),
+    ],
+    ids=["missing row", "unknown action", "frame not in the folder", "frame named twice"],
+)
+def test_a_bad_actions_csv_is_named_in_one_line(acted, capsys, change, message):
+    root, _ = acted
+    rewrite_rows(root / "Train" / "v1" / "actions.csv", change)
+    code = cli.main(["process", "-t", str(root / "Train"), "-c", str(root / "clips"), "-n", "20"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"avgkit process: error: {root / 'Train' / 'v1' / 'actions.csv'}")
+    assert message in lines[0], lines[0]
+
+
+def test_actions_for_some_videos_only_or_without_an_action_set_are_refused(acted):
+    root, _ = acted
+    (root / "Train" / "v0" / "actions.csv").unlink()
+    with pytest.raises(DataError, match=r"v0: no actions.csv, but .*v1/actions.csv is there"):
+        clips.process(root / "Train", root / "clips", 20, workers=1, progress=False)
+    write_actions(root)
+    (root / "recording.json").unlink()
+    with pytest.raises(DataError, match=r"v0/actions.csv: no action set to read it with"):
+        clips.process(root / "Train", root / "clips", 20, workers=1, progress=False)

@@ -14,7 +14,7 @@ from avgkit import train as train_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data import pipeline
 from avgkit.errors import ConfigError
-from conftest import write_video
+from conftest import ACTION_SET, frame_indices, write_actions, write_indexed_video, write_video
 
 TINY = config.preset("tiny")
 EXTRA = dataclasses.replace(TINY, d_extra_examples=True)
@@ -137,3 +137,53 @@ def test_d_scores_real_generated_and_mismatched_frames_by_hand(data):
         found["mismatched"], mean_sigmoid(models.pyramid(mismatched, TINY)), 1e-5
     )
     assert not np.allclose(found["mismatched"], found["real"])  # not the same frames scored
+
+
+def test_with_actions_d_judges_each_frame_with_the_action_towards_it(data):
+    """D's loss with extra examples, by hand from D's logits, when every clip comes with its
+    frames' actions: the real and generated frames with the action towards them, the second
+    real batch's frame and the mismatched frame after its history with that history's action;
+    then D's diagnostics and scores with the same actions."""
+    acting = dataclasses.replace(EXTRA, actions=("A", "B", "C"))
+    g_clips, d_clips, extra = batches(data, EXTRA)
+    rng = np.random.default_rng(0)
+    actions = tuple(rng.integers(0, 3, shape) for shape in ((8, 5), (8, 5), (2, 8, 5)))
+    trainer = train_lib.Trainer(acting)
+    (h1, y1), (h2, y2), (_, y3) = [
+        pipeline.split_clip(pipeline.to_unit(c), 4) for c in (d_clips, extra[0], extra[1])
+    ]
+    a1, a2 = actions[1][:, 4], actions[2][0][:, 4]
+
+    def terms(history, real, fake, action):  # per scale: BCE(real, 1) + BCE(fake, 0)
+        d = trainer.discriminator
+        real_logits = [x.numpy().astype(np.float64) for x in d(history, real, action)]
+        fake_logits = [x.numpy().astype(np.float64) for x in d(history, fake, action)]
+        return np.array([softplus(-r).mean() + softplus(f).mean()
+                         for r, f in zip(real_logits, fake_logits)])  # fmt: skip
+
+    expected = terms(h1, models.pyramid(y1, acting), trainer.generator(h1, a1), a1)
+    expected += terms(h2, models.pyramid(y2, acting), models.pyramid(y3, acting), a2)
+    values = trainer.train_step(g_clips, d_clips, extra, actions)
+    np.testing.assert_allclose(values["d_scales"], expected, rtol=1e-5)
+
+    found = trainer.diagnostics(g_clips, d_clips, actions[:2])
+    sigmoid_means = lambda logits: [np.mean(1 / (1 + np.exp(-x.numpy()))) for x in logits]  # noqa: E731
+    real = sigmoid_means(trainer.discriminator(h1, models.pyramid(y1, acting), a1))
+    fake = trainer.discriminator(h1, trainer.generator(h1, a1), a1)
+    np.testing.assert_allclose(found["d_real"], real, rtol=1e-5)
+    np.testing.assert_allclose(found["d_fake"], sigmoid_means(fake), rtol=1e-5)
+    np.testing.assert_allclose(trainer.d_real(d_clips, actions[1]), real, rtol=1e-5)
+    np.testing.assert_allclose(trainer.d_scores(d_clips, actions[1])["real"], real, rtol=1e-5)
+    with pytest.raises(ConfigError, match="this model is action-conditioned"):
+        trainer.d_real(d_clips)
+
+
+def test_held_out_clips_come_with_their_frames_actions(tmp_path):
+    write_indexed_video(tmp_path / "Test" / "v", 30, seed=3)
+    written = write_actions(tmp_path, seed=4)["v"]
+    acting = dataclasses.replace(TINY, actions=ACTION_SET)
+    clips, actions = train_lib.heldout_examples(tmp_path / "Test", acting, seed=0, count=10)
+    np.testing.assert_array_equal(clips, train_lib.heldout_clips(tmp_path / "Test", TINY, 0, 10))
+    expected = np.array([ACTION_SET.index(name) for name in written])
+    np.testing.assert_array_equal(actions, expected[frame_indices(clips)])
+    assert train_lib.heldout_examples(tmp_path / "Test", TINY, 0, 10)[1] is None

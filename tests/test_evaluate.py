@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 
 import cv2
 import imageio.v3 as iio
+import keras
 import numpy as np
 import pytest
 
 from avgkit import cli, config, evaluate, metrics, models
 from avgkit import train as train_lib
+from avgkit.data import actions as action_lib
 from avgkit.data import clips as clips_lib
+from avgkit.data import frames as frames_lib
 from avgkit.data import pipeline
 from avgkit.errors import ConfigError, DataError
-from conftest import write_video
+from conftest import ACTION_SET, write_actions, write_video
 
 TINY = config.preset("tiny")
 QUIET = train_lib.Frequencies(stats=1000, summary=1000, images=1000, test=1000)
@@ -305,3 +309,105 @@ def test_the_library_refuses_a_loss_row_with_the_other_mode(runs, tmp_path):
         with pytest.raises(ConfigError, match=f"loss '{name}' of the ablation trains"):
             train_lib.train(config.with_loss(TINY, name), runs / "clips", tmp_path / name, 1,
                             adversarial=adversarial, progress=False)  # fmt: skip
+
+
+# --- action-conditioned models ------------------------------------------------------------------
+ACTING = dataclasses.replace(TINY, actions=ACTION_SET)
+
+
+def test_an_action_conditioned_rollout_plays_the_actions_given(monkeypatch):
+    keras.utils.set_random_seed(2)
+    generator = models.build_generator(ACTING)
+    inputs = np.random.default_rng(0).uniform(-1, 1, (3, 21, 16, 12)).astype(np.float32)
+    actions = np.array([[0, 1, 2], [4, 4, 4], [3, 0, 1]], np.uint8)
+    steps = []
+    compiled = evaluate._compiled_step
+    monkeypatch.setattr(
+        evaluate, "_compiled_step", lambda *args: steps.append(compiled(*args)) or steps[-1]
+    )
+    frames = evaluate.rollout(generator, inputs, 3, batch_size=2, actions=actions)
+    history, expected = inputs, []
+    for r in range(3):
+        expected.append(generator(history, actions[:, r])[-1].numpy())
+        history = np.concatenate([history[..., 3:], expected[-1]], axis=-1)
+    np.testing.assert_allclose(frames, np.stack(expected, axis=1), atol=1e-5)
+    assert steps[0].experimental_get_tracing_count() == 1
+    named = action_lib.indices([["NOOP", "UP", "RIGHT"], ["DOWN"] * 3, ["LEFT", "NOOP", "UP"]],
+                               ACTION_SET)  # fmt: skip
+    np.testing.assert_array_equal(named, actions)
+    with pytest.raises(DataError, match=r"action 'JUMP' is not in the action set \(NOOP, UP"):
+        action_lib.indices([["JUMP"]], ACTION_SET)
+
+
+def test_a_rollout_checks_its_actions():
+    acting, plain = models.build_generator(ACTING), models.build_generator(TINY)
+    inputs = np.zeros((2, 16, 16, 12), np.float32)
+    with pytest.raises(ConfigError, match=r"conditioned on 5 actions \(NOOP, UP, RIGHT, LEFT, "):
+        evaluate.rollout(acting, inputs, 2)
+    with pytest.raises(ConfigError, match="this generator was trained without --actions"):
+        evaluate.rollout(plain, inputs, 2, actions=np.zeros((2, 2), int))
+    with pytest.raises(DataError, match=r"actions are int64 \(2, 3\); expected int \(2, 2\)"):
+        evaluate.rollout(acting, inputs, 2, actions=np.zeros((2, 3), int))
+    with pytest.raises(DataError, match=r"indices outside 0..4"):
+        evaluate.rollout(acting, inputs, 2, actions=np.full((2, 2), 5))
+
+
+@pytest.fixture(scope="module")
+def acted(tmp_path_factory):
+    """ROOT/{Train,Test} with actions (conftest.write_actions), clips, and runs/act: a tiny
+    action-conditioned run of 2 steps."""
+    root = tmp_path_factory.mktemp("acted")
+    write_video(root / "Train" / "a", 20, seed=1)
+    write_video(root / "Test" / "c", 12, seed=3)
+    write_video(root / "Test" / "d", 12, seed=4)
+    write_actions(root, seed=5)
+    clips_lib.process(root / "Train", root / "clips", 64, workers=1, progress=False)
+    train_lib.train(ACTING, root / "clips", root / "runs" / "act", 2, adversarial=False,
+                    frequencies=QUIET, progress=False)  # fmt: skip
+    return root
+
+
+def test_evaluate_rolls_an_action_model_out_under_the_test_actions(acted, runs, tmp_path, capsys):
+    """The action model under the actions of actions.csv (read here with the csv module); the
+    plain model and the baselines beside it score exactly as in an evaluation without it."""
+    act, plain = acted / "runs" / "act", runs / "runs" / "plain"
+    common = ["-t", str(acted / "Test"), "-r", str(RECURSIONS), "--runs_dir", str(tmp_path)]
+    code = cli.main(["evaluate", "-l", str(act), str(plain), "--baselines", "-n", "both",
+                     "--save_predictions", *common])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    code = cli.main(["evaluate", "-l", str(plain), "--baselines", "-n", "alone", *common])
+    assert code == 0
+    both = json.loads((tmp_path / "both" / "results" / "metrics.json").read_text())
+    alone = json.loads((tmp_path / "alone" / "results" / "metrics.json").read_text())
+    assert both["predictors"]["act"]["actions"] == list(ACTION_SET)
+    assert "actions" not in both["predictors"]["plain"]
+    for label in ("plain", "copy_last", "flow"):
+        assert both["metrics"][label] == alone["metrics"][label]
+
+    sequences, _ = pipeline.test_sequences(acted / "Test", 4, RECURSIONS)
+    actions = []
+    for video in ("c", "d"):
+        with (acted / "Test" / video / "actions.csv").open(newline="") as file:
+            rows = list(csv.DictReader(file))
+        actions.append([ACTION_SET.index(row["action"]) for row in rows[4 : 4 + RECURSIONS]])
+    generator = evaluate.load_generator(act)
+    inputs = pipeline.stack_frames(pipeline.to_unit(sequences[:, :4]))
+    direct = evaluate.rollout(generator, inputs, RECURSIONS, actions=np.array(actions))
+    truths = pipeline.to_unit(sequences[:, 4:])
+    for r in range(RECURSIONS):
+        psnr = metrics.psnr(direct[:, r], truths[:, r])
+        assert both["metrics"]["act"]["psnr"]["whole"]["values"][r] == pytest.approx(list(psnr))
+    with np.load(tmp_path / "both" / "results" / "predictions.npz") as saved:
+        assert set(saved.files) == {"truth", "sequence", "act", "plain", "copy_last", "flow"}
+        np.testing.assert_array_equal(saved["act"], frames_lib.to_uint8(direct))
+
+
+def test_an_action_model_refuses_a_test_folder_without_actions_in_one_line(acted, runs, capsys):
+    out = runs / "out"
+    code = cli.main(["evaluate", "-l", str(acted / "runs" / "act"), "--baselines",
+                     "-t", str(runs / "Test"), "-r", "2", "--runs_dir", str(out)])  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"avgkit evaluate: error: -t/--test_dir {runs / 'Test'}: ")
+    assert "c has no actions.csv; a model trained with --actions" in lines[0]
+    assert not out.exists()  # refused before anything was predicted or written

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tf1_tables import D_FC, D_KERNELS, D_MAPS, G_KERNELS, G_MAPS
 
 from avgkit import config, models
-from avgkit.errors import DataError
+from avgkit.errors import ConfigError, DataError
 
 D_SIZES = [4, 8, 16, 32]  # 32x32 crops at 1/8, 1/4, 1/2, 1/1
 
@@ -312,3 +312,99 @@ def test_official_networks_have_the_official_parameter_counts():
     assert (sum(g_counts), sum(d_counts)) == (223_644, 2_128_548)  # REFERENCE.md's totals
     pools = [any("pool" in layer.name for layer in s.layers) for s in discriminator.scales]
     assert pools == [False, False, False, True]
+
+
+# --- action-conditioned G and D -----------------------------------------------------------------
+MSPACMAN = ("NOOP", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT", "DOWNLEFT")
+
+
+def test_action_planes_cost_a_hand_counted_first_layer_at_every_scale(paper_models):
+    """9 actions: the first convolution of each scale sees 9 more input channels."""
+    paper = dataclasses.replace(config.preset("paper"), actions=MSPACMAN)
+    generator, discriminator = models.build_generator(paper), models.build_discriminator(paper)
+    g_counts = [
+        sum(conv_params(k, maps[i] + (9 if i == 0 else 0), maps[i + 1]) for i, k in enumerate(ks))
+        for maps, ks in zip(G_MAPS, G_KERNELS, strict=True)
+    ]
+    assert [scale.count_params() for scale in generator.scales] == g_counts
+    d_counts = hand_count_discriminator(input_channels=4 * 3 + 3 + 9)
+    assert [scale.count_params() for scale in discriminator.scales] == d_counts
+    # the planes' weights alone: n_actions * k * k * first-layer maps a scale
+    plain_g, plain_d = paper_models
+    added = [9 * ks[0] ** 2 * maps[1] for maps, ks in zip(G_MAPS, G_KERNELS, strict=True)]
+    assert generator.count_params() - plain_g.count_params() == sum(added)
+    added = [9 * ks[0] ** 2 * maps[1] for maps, ks in zip(D_MAPS, D_KERNELS, strict=True)]
+    assert discriminator.count_params() - plain_d.count_params() == sum(added)
+
+
+def test_actions_enter_as_constant_one_hot_planes_after_the_other_inputs():
+    images = random_frames(5, 7, channels=4, batch=3)
+    cfg = dataclasses.replace(config.preset("tiny"), actions=("A", "B", "C"))
+    got = models.with_actions(images, np.array([2, 0, 2], np.uint8), cfg).numpy()
+    planes = np.zeros((3, 5, 7, 3), np.float32)
+    planes[[0, 2], ..., 2] = planes[1, ..., 0] = 1
+    np.testing.assert_array_equal(got, np.concatenate([images, planes], axis=-1))
+    assert models.with_actions(images, None, cfg) is images
+
+
+def copy_without_action_weights(source, target, actions: int):
+    """Set `target`'s weights (a model without actions) to `source`'s, dropping the input
+    channels of the action planes (the last `actions`) from each scale's first kernel."""
+    for mine, theirs in zip(source.scales, target.scales, strict=True):
+        weights = mine.get_weights()
+        weights[0] = weights[0][:, :, :-actions]
+        theirs.set_weights(weights)
+
+
+def test_a_conditioned_model_is_the_plain_one_plus_the_planes_weights():
+    """With the planes' weights zeroed, G and D ignore the action and are the plain models."""
+    keras.utils.set_random_seed(3)
+    cfg = config.preset("tiny")
+    acting = dataclasses.replace(cfg, actions=("A", "B", "C"))
+    g, d = models.build_generator(acting), models.build_discriminator(acting)
+    plain_g, plain_d = models.build_generator(cfg), models.build_discriminator(cfg)
+    history = random_frames(32, 32, batch=3)
+    one, other = np.array([0, 1, 2]), np.array([2, 2, 1])
+    predictions = [p.numpy() for p in g(history, one)]
+    assert not np.allclose(predictions[-1], g(history, other)[-1].numpy())  # it listens
+    for model in (g, d):
+        for scale in model.scales:
+            kernel = scale.weights[0]
+            kernel.assign(tf.concat([kernel[:, :, :-3], tf.zeros_like(kernel[:, :, -3:])], 2))
+    copy_without_action_weights(g, plain_g, 3)
+    copy_without_action_weights(d, plain_d, 3)
+    for a, b in zip(g(history, other), plain_g(history), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    frames = models.pyramid(random_frames(32, 32, channels=3, batch=3, seed=1), cfg)
+    for a, b in zip(d(history, frames, one), plain_d(history, frames), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
+def test_action_inputs_are_checked_with_one_clear_error(tiny):
+    cfg, generator, discriminator = tiny
+    acting = models.build_generator(dataclasses.replace(cfg, actions=("A", "B")))
+    history = random_frames(32, 32)
+    with pytest.raises(DataError, match=r"^generator: this model is action-conditioned \(2 "):
+        acting(history)
+    with pytest.raises(DataError, match=r"^generator actions are float32 \(2, 1\); expected int"):
+        acting(history, np.zeros((2, 1), np.float32))
+    with pytest.raises(DataError, match=r"^generator got 3 actions for 2 clips"):
+        acting(history, np.zeros(3, np.int32))
+    with pytest.raises(DataError, match=r"^generator: got actions, but this model has none"):
+        generator(history, np.zeros(2, np.int32))
+    frames = models.pyramid(random_frames(32, 32, channels=3), cfg)
+    with pytest.raises(DataError, match=r"^discriminator: got actions, but this model has none"):
+        discriminator(history, frames, np.zeros(2, np.int32))
+
+
+def test_a_config_without_actions_saves_the_json_it_saved_before(tmp_path):
+    """Old config.json files (the shipped models' too) load, and a model without actions writes
+    no `actions` field, so its config.json and cache keys are those of before."""
+    tiny = config.preset("tiny")
+    assert "actions" not in tiny.to_dict() and tiny.actions == ()
+    acting = dataclasses.replace(tiny, actions=MSPACMAN)
+    acting.save(tmp_path / "config.json")
+    assert config.load(tmp_path / "config.json") == acting
+    for bad in (("UP", "UP"), ("UP", ""), "UP", (1, 2)):
+        with pytest.raises(ConfigError, match="actions must be a list of distinct action names"):
+            dataclasses.replace(tiny, actions=bad)

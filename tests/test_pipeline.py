@@ -5,6 +5,7 @@ import pytest
 
 from avgkit.data import clips, frames, pipeline
 from avgkit.errors import DataError
+from conftest import write_actions, write_video
 
 
 @pytest.fixture
@@ -66,6 +67,22 @@ def test_test_sequences_are_the_first_frames(frame_root):
     assert np.array_equal(sequences[0], video[:7])
     two, _ = pipeline.test_sequences(frame_root / "Test", 4, 3, per_video=2)
     assert np.array_equal(two[1], video[7:14])
+
+
+def test_test_actions_are_those_of_the_same_windows(frame_root):
+    write_video(frame_root / "Test" / "video4", 20, seed=4)
+    written = write_actions(frame_root)
+    reordered = ("DOWN", "LEFT", "RIGHT", "UP", "NOOP")  # a model's own order of the names
+    actions = pipeline.test_actions(frame_root / "Test", 4, 3, reordered, per_video=2)
+    _, names = pipeline.test_sequences(frame_root / "Test", 4, 3, per_video=2)
+    assert names == ["video3", "video3", "video4", "video4"] and actions.shape == (4, 7)
+    assert actions.dtype == np.uint8
+    for row, (video, first) in zip(actions, [("video3", 0), ("video3", 7), ("video4", 0),
+                                             ("video4", 7)]):  # fmt: skip
+        assert [reordered[i] for i in row] == written[video][first : first + 7]
+    (frame_root / "Test" / "video4" / "actions.csv").unlink()
+    with pytest.raises(DataError, match=r"video4 has no actions.csv; a model trained with --act"):
+        pipeline.test_actions(frame_root / "Test", 4, 3, reordered)
 
 
 def test_too_few_test_frames_for_the_horizon(frame_root):

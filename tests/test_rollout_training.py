@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -13,8 +14,8 @@ from avgkit import train as train_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data import frames as frames_lib
 from avgkit.data import pipeline
-from avgkit.errors import ConfigError
-from conftest import write_video
+from avgkit.errors import ConfigError, DataError
+from conftest import ACTION_SET, write_actions, write_video
 
 TINY = config.preset("tiny")
 
@@ -30,18 +31,20 @@ def clips(frames: int, seed: int = 0, batch: int = TINY.batch_size) -> np.ndarra
     return out
 
 
-def by_hand(trainer, clip, adversarial: bool):
+def by_hand(trainer, clip, adversarial: bool, actions=None):
     """L_G of a 2-step rollout written out: p1 = G(h), h2 = (h without its first frame, p1),
-    p2 = G(h2); the mean of L_G(p1, t1) and L_G(p2, t2), D judging each after its history."""
+    p2 = G(h2); the mean of L_G(p1, t1) and L_G(p2, t2), D judging each after its history.
+    actions: (batch, 6), those of the clip's frames: G and D get a_4 with p1, a_5 with p2."""
     c = trainer.config
     frames = pipeline.to_unit(tf.constant(clip))
     history, t1, t2 = frames[..., :12], frames[..., 12:15], frames[..., 15:18]
-    p1 = trainer.generator(history)
+    a1, a2 = (None, None) if actions is None else (actions[:, 4], actions[:, 5])
+    p1 = trainer.generator(history, a1)
     history2 = tf.concat([history[..., 3:], p1[-1]], axis=-1)
-    p2 = trainer.generator(history2)
+    p2 = trainer.generator(history2, a2)
     total = 0.0
-    for seen, predictions, target in ((history, p1, t1), (history2, p2, t2)):
-        logits = trainer.discriminator(seen, predictions) if adversarial else None
+    for seen, predictions, target, action in ((history, p1, t1, a1), (history2, p2, t2, a2)):
+        logits = trainer.discriminator(seen, predictions, action) if adversarial else None
         total += losses.combined_generator_loss(predictions, models.pyramid(target, c), logits, c)[
             0
         ]
@@ -75,6 +78,29 @@ def test_the_gradient_of_a_two_step_loss_flows_back_through_the_recursion(advers
     assert max(difference) > 1e-6
 
 
+ACTING = dataclasses.replace(TINY, actions=("NOOP", "UP", "DOWN"))
+ACTIONS = np.random.default_rng(4).integers(0, 3, (TINY.batch_size, 6)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("adversarial", [False, True])
+def test_a_two_step_loss_gives_g_and_d_the_action_towards_each_frame(adversarial):
+    trainer = train_lib.Trainer(ACTING, adversarial=adversarial)
+    clip = clips(6)
+    frames = pipeline.to_unit(tf.constant(clip))
+    targets = [frames[..., 12:15], frames[..., 15:]]
+    variables = trainer.generator.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        got, _, _ = trainer.rollout_loss(frames[..., :12], targets, ACTIONS[:, 4:])
+        want = by_hand(trainer, clip, adversarial, ACTIONS)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    for mine, theirs in zip(tape.gradient(got, variables), tape.gradient(want, variables)):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-7)
+    other = ACTIONS[:, 4:].copy()
+    other[:, 1] = (other[:, 1] + 1) % 3  # another action towards the second frame
+    changed, _, _ = trainer.rollout_loss(frames[..., :12], targets, other)
+    assert abs(changed.numpy() - got.numpy()) > 1e-6
+
+
 def test_one_step_is_the_papers_step():
     """K = 1: rollout_loss is L_G(G(h), target) with D(h, G(h)), bit for bit."""
     trainer = train_lib.Trainer(TINY)
@@ -91,24 +117,39 @@ def test_one_step_is_the_papers_step():
     np.testing.assert_array_equal(first.numpy(), predictions[-1].numpy())
 
 
-def test_a_one_step_train_step_ignores_the_frames_after_the_target():
-    """The first 5 frames of 7-frame clips at K = 1 train exactly as 5-frame clips."""
-    long = clips(7)
-    steps = [train_lib.Trainer(TINY) for _ in range(2)]
-    a = steps[0].train_step(long[..., :15], clips(7, seed=1)[..., :15])
-    b = steps[1].train_step(long[..., :15], clips(7, seed=1)[..., :15])
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name])
+def test_the_batches_of_each_stage_are_the_first_frames_of_the_stored_clips(data):
+    """ShardBatches under a curriculum: each step's G and D batches hold hist_len + K frames,
+    the first ones of stored 6-frame clips; D's extra batches and the fixed batch one step."""
+    c = dataclasses.replace(TINY, curriculum=((1, 2), (2, 2)), d_extra_examples=True)
+    batches = train_lib.ShardBatches(data / "clips6", c)
+    stored = {clip.tobytes(): clip for clip in _all_clips(data / "clips6")}
+    for step, frames in enumerate([5, 5, 6, 6]):
+        g_batch, d_batch, extra = batches.batch(step)
+        assert g_batch.shape[-1] == d_batch.shape[-1] == 3 * frames
+        assert extra.shape[-1] == batches.fixed(2).shape[-1] == 15
+    first = batches.block_clips(0)[: c.batch_size]  # step 0's G batch, whole
+    np.testing.assert_array_equal(batches.batch(0)[0], first[..., :15])
+    assert all(clip.tobytes() in stored for clip in first)
+    batches.close()
 
 
-def test_d_judges_each_rolled_out_frame_after_the_history_g_saw():
+def _all_clips(clips_dir):
+    manifest = clips_lib.read_manifest(clips_dir)
+    return np.concatenate([clips_lib.load_shard(clips_dir / s["file"]) for s in manifest["shards"]])
+
+
+@pytest.mark.parametrize("acting", [False, True])
+def test_d_judges_each_rolled_out_frame_after_the_history_g_saw(acting):
     """D's loss in a K = 2 step, SGD on D: the mean over k of BCE(D(real window k, real frame k),
-    1) + BCE(D(G's history k, G's frame k), 0), with BCE in numpy."""
-    c = dataclasses.replace(TINY, d_optimizer="sgd", d_learning_rate=0.02)
+    1) + BCE(D(G's history k, G's frame k), 0), with BCE in numpy; with actions, G and D get
+    the clip's action towards frame k (index 4 + k) with both."""
+    c = dataclasses.replace(ACTING if acting else TINY, d_optimizer="sgd", d_learning_rate=0.02)
     trainer = train_lib.Trainer(c)
     d_clips = clips(6, seed=2)
     frames = pipeline.to_unit(tf.constant(d_clips))
-    rollout = models.unroll(trainer.generator, frames[..., :12], 2)
+    actions = ACTIONS if acting else None
+    future = None if actions is None else actions[:, 4:]
+    rollout = models.unroll(trainer.generator, frames[..., :12], 2, future)
 
     def bce(x, label):
         return np.mean(np.maximum(x, 0) - x * label + np.log1p(np.exp(-np.abs(x))))
@@ -116,12 +157,15 @@ def test_d_judges_each_rolled_out_frame_after_the_history_g_saw():
     total = 0.0
     for k, (seen, fakes) in enumerate(rollout):
         real_history, real = frames[..., 3 * k : 3 * k + 12], frames[..., 3 * k + 12 : 3 * k + 15]
+        action = None if actions is None else actions[:, 4 + k]
         for history, pyramid, label in (
             (real_history, models.pyramid(real, c), 1.0),
             (seen, fakes, 0.0),
         ):
-            total += sum(bce(x.numpy(), label) for x in trainer.discriminator(history, pyramid))
-    got = trainer.train_step(clips(6, seed=3), d_clips)
+            logits = trainer.discriminator(history, pyramid, action)
+            total += sum(bce(x.numpy(), label) for x in logits)
+    given = {} if actions is None else {"actions": (ACTIONS[::-1], actions)}  # G's, D's
+    got = trainer.train_step(clips(6, seed=3), d_clips, **given)
     np.testing.assert_allclose(got["d_loss"], total / 2, rtol=1e-5)
     assert np.isfinite(got["g_loss"])
 
@@ -209,6 +253,10 @@ def test_a_rollout_run_trains_and_resumes_only_with_its_curriculum(data, tmp_pat
     )
     code = train(*common, "-n", "r", "--steps", 7, "--curriculum", "1:3,2:3")
     one_line_error(capsys, code, "--curriculum 1:3,2:3 adds up to 6 steps; expected --steps 7")
+    assert train(*common, "-n", "r", "--steps", 8) == 0  # no flag: its last stage goes on
+    assert train_lib.read_log(tmp_path / "r" / "results" / "train_log.csv")[-1]["step"] == 8
+    code = train(*common, "-n", "r", "--steps", 2, "-O", "--rollout_steps", 1)
+    assert code == 0 and config.load(tmp_path / "r" / "config.json").curriculum == ()
 
 
 @pytest.mark.parametrize(
@@ -216,7 +264,7 @@ def test_a_rollout_run_trains_and_resumes_only_with_its_curriculum(data, tmp_pat
     [
         (
             ["--rollout_steps", 3],
-            ["--rollout_steps 3: the clips in", "have 6 frames", "--clip_length 7"],
+            ["clips of 6 frames; a rollout of 3 frames", "clips6-7 -n 96 --clip_length 7`"],
         ),
         (["--curriculum", "1:2,two:2"], ["--curriculum 1:2,two:2: expected stages K:STEPS"]),
         (
@@ -238,8 +286,49 @@ def test_bad_rollout_flags_give_one_line_and_no_run_folder(
 def test_one_step_clips_refuse_a_rollout_in_one_line(data, tmp_path, capsys):
     code = train("-c", data / "clips", "--runs_dir", tmp_path, "--preset", "tiny", "-n", "r",
                  "--steps", 2, "--rollout_steps", 2)  # fmt: skip
-    one_line_error(capsys, code, "have 5 frames", "avgkit process --clip_length 6")
+    one_line_error(capsys, code, "clips of 5 frames", "clips-6 -n 96 --clip_length 6`")
 
 
 def train(*args):
     return cli.main(["train", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def acted(tmp_path_factory):
+    """ROOT/Train, ROOT/Test with actions (conftest.write_actions), ROOT/clips6 (6 frames)."""
+    root = tmp_path_factory.mktemp("acted")
+    write_video(root / "Train" / "a", 24, seed=1)
+    write_video(root / "Test" / "b", 10, seed=3)
+    write_actions(root)
+    spec = clips_lib.ClipSpec(clip_length=6)
+    clips_lib.process(root / "Train", root / "clips6", 96, spec=spec, progress=False)
+    return root
+
+
+def test_an_action_conditioned_rollout_run_trains_tests_and_resumes(acted, tmp_path, capsys):
+    where = ["-c", acted / "clips6", "-t", acted / "Test", "--runs_dir", tmp_path]
+    common = [*where, "--preset", "tiny", "-n", "a", "--curriculum", "1:2,2:2", "--steps", 4]
+    assert train(*common, "--actions", "--test_freq", 2, "-r", 3) == 0
+    saved = config.load(tmp_path / "a" / "config.json")
+    assert saved.actions == ACTION_SET and saved.curriculum == ((1, 2), (2, 2))
+    tested = json.loads((tmp_path / "a" / "results" / "test_step_00000004.json").read_text())
+    assert len(tested["psnr"]) == 3 and all(np.isfinite(tested["psnr"]))
+    assert train(*common) == 0  # resumed without --actions: the run's own, already finished
+    assert "already at step 4" in capsys.readouterr().out
+    (acted / "Test" / "b" / "actions.csv").rename(acted / "Test" / "b" / "kept.csv")
+    try:  # the model's test folder must have actions
+        code = train(*where, "--preset", "tiny", "-n", "b", "--actions", "--steps", 1)
+    finally:
+        (acted / "Test" / "b" / "kept.csv").rename(acted / "Test" / "b" / "actions.csv")
+    one_line_error(capsys, code, "b has no actions.csv; a model trained with --actions")
+    assert not (tmp_path / "b").exists()
+
+
+def test_actions_on_clips_without_actions_give_one_line_and_no_run_folder(data, tmp_path, capsys):
+    code = train("-c", data / "clips6", "--runs_dir", tmp_path, "--preset", "tiny", "-n", "bad",
+                 "--steps", 2, "--actions")  # fmt: skip
+    one_line_error(capsys, code, f"--actions: the clips in {data / 'clips6'} have no actions")
+    assert not (tmp_path / "bad").exists()
+    acting = dataclasses.replace(TINY, actions=ACTION_SET)  # the library refuses them too
+    with pytest.raises(DataError, match="--actions: the clips in .* have no actions"):
+        train_lib.train(acting, data / "clips6", tmp_path / "lib", 2, progress=False)

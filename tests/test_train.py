@@ -22,7 +22,7 @@ from avgkit.data import pipeline
 from avgkit.errors import ConfigError
 from avgkit.train import batch_metrics, distribute, loop, outputs
 from avgkit.train import trainer as trainer_lib
-from conftest import write_video
+from conftest import ACTION_SET, frame_indices, write_actions, write_indexed_video, write_video
 
 TINY = config.preset("tiny")
 QUIET = train_lib.Frequencies(stats=1000, summary=1000, images=1000, test=1000)
@@ -374,3 +374,50 @@ def test_onednn_switch_is_read_back_from_tensorflow(setting, enabled):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(enabled)
+
+
+@pytest.fixture(scope="module")
+def acted_clips(tmp_path_factory):
+    """ROOT/Train/v: 30 indexed frames (conftest) with random actions; ROOT/clips: 6-frame
+    clips of it in shards of 64. Returns ROOT and the action index of every frame."""
+    root = tmp_path_factory.mktemp("acted")
+    write_indexed_video(root / "Train" / "v", 30, seed=1)
+    written = write_actions(root, seed=2)["v"]
+    spec = clips_lib.ClipSpec(clip_length=6)
+    clips_lib.process(root / "Train", root / "clips", 320, shard_size=64, spec=spec,
+                      progress=False)  # fmt: skip
+    return root, np.array([ACTION_SET.index(name) for name in written])
+
+
+def test_each_batch_comes_with_its_frames_actions_row_for_row(acted_clips):
+    root, expected = acted_clips
+    acting = dataclasses.replace(
+        TINY, actions=ACTION_SET, d_extra_examples=True, curriculum=((1, 2), (2, 2))
+    )
+    batches = train_lib.ShardBatches(root / "clips", acting, seed=2, block_steps=3)
+    plain = train_lib.ShardBatches(root / "clips", dataclasses.replace(acting, actions=()), 2,
+                                   block_steps=3)  # fmt: skip
+    for step in range(4):
+        clips, actions = batches.batch(step), batches.actions(step)
+        frames = 4 + acting.rollout_steps(step)
+        assert [a.shape for a in actions] == [(8, frames), (8, frames), (2, 8, 5)]
+        for batch, action, same in zip(clips, actions, plain.batch(step)):
+            np.testing.assert_array_equal(batch, same)  # the clips do not depend on actions
+            np.testing.assert_array_equal(action, expected[frame_indices(batch)])
+    assert plain.actions(0) is None and plain.fixed_actions(4) is None
+    fixed, fixed_actions = batches.fixed(4), batches.fixed_actions(4)
+    assert fixed.shape == (4, 32, 32, 15)
+    np.testing.assert_array_equal(fixed_actions, expected[frame_indices(fixed)])
+    batches.close()
+    plain.close()
+
+
+def test_an_action_conditioned_trainer_needs_the_actions():
+    trainer = train_lib.Trainer(dataclasses.replace(TINY, actions=ACTION_SET))
+    clips = np.zeros((8, 32, 32, 15), np.uint8)
+    with pytest.raises(ConfigError, match=r"this model is action-conditioned; expected the act"):
+        trainer.train_step(clips, clips)
+    with pytest.raises(ConfigError, match=r"actions for 1 batches of clips; expected 2"):
+        trainer.train_step(clips, clips, actions=(np.zeros((8, 5), np.uint8),))
+    with pytest.raises(ConfigError, match=r"this model is not action-conditioned; expected none"):
+        train_lib.Trainer(TINY).train_step(clips, clips, actions=(clips, clips))

@@ -78,6 +78,15 @@ def _ship(loss, name, summary, plan, settings, args) -> None:
                 for region in ("whole", "moving")
             }
             for metric in means
+            if not metric.startswith("sprite_")
+        }
+        | {
+            metric: {
+                group: {f"t+{h}": means[metric][group][h - 1] for h in REPORTED}
+                for group in means[metric]
+            }
+            for metric in means
+            if metric.startswith("sprite_")
         },
         "against_baselines_t1": {
             baseline: {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from avgkit.cli.flags import command, flag
 from avgkit.data.atari import START_SKIP
 from avgkit.errors import AvgkitError
@@ -53,7 +55,7 @@ def add_record_parser(commands) -> None:
 
 
 def run_record(args) -> None:
-    from avgkit.data import atari
+    from avgkit.data import actions, atari
 
     recording = atari.Recording(
         game=args.game,
@@ -67,7 +69,9 @@ def run_record(args) -> None:
     )
     out = args.out or f"data/{args.game.lower()}"
     atari.record(out, recording)
-    print(f"recorded {args.game} into {out}/Train and {out}/Test")
+    names = actions.action_set(Path(out) / "Train")  # none in a recording begun without them
+    kept = f", with the player's actions ({len(names)}: {', '.join(names)})" if names else ""
+    print(f"recorded {args.game} into {out}/Train and {out}/Test{kept}")
 
 
 def add_import_video_parser(commands) -> None:

@@ -27,11 +27,18 @@ def add_study_parser(commands) -> None:
         "--variants",
         nargs="*",
         default=[],
-        help="variants of the official recipe to run on adv_gdl with the first seed, of "
-        "avgkit.study.VARIANTS (default none)",
+        help="variants of the official recipe to run with the first seed, on their losses "
+        "(adv_gdl unless the variant names others), of avgkit.study.VARIANTS (default none)",
     )
     flag(parser, None, "--only", nargs="+", help="run only these runs of the plan, in this order")
-    flag(parser, None, "--summarize", action="store_true", help="only pool the finished runs' JSON")
+    flag(
+        parser,
+        None,
+        "--summarize",
+        action="store_true",
+        help="only pool the finished runs' JSON (scoring the sprites kept of runs "
+        "that lack them, from their kept weights)",
+    )
 
 
 def run_study(args) -> None:

@@ -122,6 +122,14 @@ def add_train_parser(commands) -> None:
     flag(
         parser,
         None,
+        "--actions",
+        action="store_true",
+        help="condition G and D on the player's actions (the clips' action set, from the "
+        "recording's actions.csv files; default: the resumed run's choice, else none)",
+    )
+    flag(
+        parser,
+        None,
         "--loss",
         choices=list(config.LOSSES),
         help="a loss of the paper's ablation (its Table 1): l2, l1, l1_gdl train G alone, adv "
@@ -170,15 +178,22 @@ def run_train(args) -> None:
 
 def _train_config(args, run_dir: Path):
     """The preset (`_train_preset`) with the --loss of the paper's ablation, else with the loss
-    of the run being resumed."""
+    of the run being resumed; its curriculum and actions likewise (--actions: the action set of
+    the clips)."""
+    from avgkit.data import clips
+
     preset = _train_preset(args, run_dir)
-    saved = config.load(run_dir / "config.json") if (run_dir / "config.json").exists() else None
+    resumed = (run_dir / "config.json").exists() and not args.overwrite
+    saved = config.load(run_dir / "config.json") if resumed else None
     loss = args.loss or (saved.loss if saved else None)
     chosen = config.with_loss(preset, loss) if loss else preset
     curriculum = _curriculum(args)
-    if curriculum is None:  # the resumed run's, else one step ahead
-        curriculum = saved.curriculum if saved else ()
-    return dataclasses.replace(chosen, curriculum=curriculum)
+    if curriculum is None:  # the resumed run's, its last stage to --steps; else one step ahead
+        curriculum = config.extended(saved.curriculum, args.steps) if saved else ()
+    actions = saved.actions if saved else ()
+    if args.actions:
+        actions = clips.action_set(args.clips_dir)
+    return dataclasses.replace(chosen, curriculum=curriculum, actions=actions)
 
 
 def _curriculum(args) -> tuple | None:
@@ -189,7 +204,7 @@ def _curriculum(args) -> tuple | None:
     if args.rollout_steps is not None:
         if args.rollout_steps < 1:
             raise AvgkitError(f"--rollout_steps {args.rollout_steps}: expected 1 or more frames")
-        return ((args.rollout_steps, args.steps),)
+        return () if args.rollout_steps == 1 else ((args.rollout_steps, args.steps),)
     if not args.curriculum:
         return None
     try:
@@ -201,7 +216,7 @@ def _curriculum(args) -> tuple | None:
             f"--curriculum {args.curriculum}: expected stages K:STEPS separated by commas, "
             "positive integers, such as 1:60000,3:20000,5:20000"
         )
-    return tuple(stages)
+    return () if all(k == 1 for k, _ in stages) else tuple(stages)
 
 
 def _adversarial(args, run_config) -> bool:

@@ -7,8 +7,18 @@ each ghost only on some frames (measured: gaps of 4 to 6 frames between two draw
 a single emulator frame shows ghosts blinking in and out. Brightest-colour (not per-channel
 maximum) keeps every pixel a colour the game really drew.
 
+Each episode folder also gets `actions.csv` (`avgkit.data.actions`): per recorded frame, the name
+of the action held while the emulator produced it (the frameskip emulator frames after the
+previous recorded frame). No recorded frame comes before the first chosen action: the NOOP
+start-up (`start_skip`) is played before recording starts. A recorded frame combines the last
+`combine` emulator frames, so with combine > frameskip its oldest emulator frames were made
+under the action before (under NOOP for the first recorded frame). `recording.json` lists the
+game's action set under "actions".
+
 Finished episodes are kept: each is written to a temporary folder and renamed when complete, and
-a rerun with the same settings records only the missing ones.
+a rerun with the same settings records only the missing ones. A recording made before actions
+were recorded (its recording.json lists none) is resumed without them, so that all its episodes
+stay alike.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from avgkit.data import actions as actions_lib
 from avgkit.errors import ConfigError, DataError
 
 FLICKER_WINDOW = 6  # emulator frames that show every Ms. Pac-Man ghost at least once (measured)
@@ -58,15 +69,26 @@ def record(out: str | Path, recording: Recording = Recording(), progress: bool =
     """Record `recording` into `out`; returns `out`. Safe to stop and rerun."""
     _check(recording)
     out = Path(out)
+    env = make_env(recording.game)
+    try:
+        _record_episodes(out, recording, env, progress)
+    finally:
+        env.close()
+    return out
+
+
+def _record_episodes(out: Path, recording: Recording, env, progress: bool) -> None:
+    """Record the episodes of `recording` that `out` lacks, each with its actions.csv unless the
+    recording there was started without actions."""
+    names = tuple(env.unwrapped.get_action_meanings())
     out.mkdir(parents=True, exist_ok=True)
-    _claim(out, recording)
+    with_actions = _claim(out, recording, names)
     todo = [
         (split, index)
         for split, count in zip(SPLITS, (recording.train_episodes, recording.test_episodes))
         for index in range(count)
         if not _episode_dir(out, split, index).is_dir()
     ]
-    env = make_env(recording.game) if todo else None
     total = len(todo) * recording.frames
     with tqdm(
         total=total, desc=f"record {recording.game}", unit="frame", disable=not progress
@@ -76,19 +98,21 @@ def record(out: str | Path, recording: Recording = Recording(), progress: bool =
             tmp = final.with_name(final.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
-            count = 0
-            for count, frame in enumerate(play_episode(env, recording, split, index), start=1):
-                Image.fromarray(frame).save(tmp / f"{count - 1:05d}.png")
+            frames, held = [], []
+            for frame, action in play_episode(env, recording, split, index):
+                frames.append(f"{len(frames):05d}.png")
+                held.append(names[action])
+                Image.fromarray(frame).save(tmp / frames[-1])
                 bar.update(1)
-            bar.update(recording.frames - count)
+            if with_actions:
+                actions_lib.write(tmp, frames, held)
+            bar.update(recording.frames - len(frames))
             tmp.rename(final)
-    if env is not None:
-        env.close()
-    return out
 
 
 def play_episode(env, recording: Recording, split: str, index: int):
-    """Yield up to `recording.frames` combined frames, uint8 (210, 160, 3) for Ms. Pac-Man."""
+    """Yield up to `recording.frames` pairs (combined frame, uint8 (210, 160, 3) for Ms. Pac-Man;
+    the index of the action held while the emulator produced it, in the game's action set)."""
     seed = recording.episode_seed(split, index)
     rng = np.random.default_rng(seed)
     observation, _ = env.reset(seed=seed)
@@ -109,7 +133,7 @@ def play_episode(env, recording: Recording, split: str, index: int):
             recent.append(observation)
             if terminated or truncated:
                 return
-        yield brightest(np.stack(recent))
+        yield brightest(np.stack(recent)), int(action)
 
 
 def brightest(frames: np.ndarray) -> np.ndarray:
@@ -163,23 +187,35 @@ def _check(recording: Recording) -> None:
         raise ConfigError("--train-episodes and --test-episodes are both 0: nothing to record")
 
 
-def _claim(out: Path, recording: Recording) -> None:
-    """Write `recording.json`, or check that an earlier run into `out` used the same settings."""
-    settings = out / "recording.json"
+def _claim(out: Path, recording: Recording, names: tuple[str, ...]) -> bool:
+    """Write `recording.json` (the settings and the action set `names`), or check that an
+    earlier run into `out` used the same settings and action set. Returns whether the recording
+    keeps actions: yes, unless it was started before actions were recorded."""
+    settings = out / actions_lib.RECORDING
     wanted = dataclasses.asdict(recording)
     wanted["hold"] = list(wanted["hold"])
+    wanted["actions"] = list(names)
     if settings.exists():
         found = json.loads(settings.read_text())
+        keeps_actions = "actions" in found
+        found.setdefault("actions", wanted["actions"])  # started before actions were recorded
         if found != wanted:
             changed = sorted(key for key in wanted if found.get(key) != wanted[key])
+            sets = (
+                f"; its action set ({', '.join(found['actions'])}) is not {recording.game}'s "
+                f"({', '.join(names)})"
+                if found["actions"] != wanted["actions"]
+                else ""
+            )
             raise DataError(
                 f"{out}: already holds a recording with other settings ({', '.join(changed)} "
-                f"differ, see {settings}); use another --out or delete that folder"
+                f"differ, see {settings}){sets}; use another --out or delete that folder"
             )
-        return
+        return keeps_actions
     tmp = settings.with_name(settings.name + ".tmp")
     tmp.write_text(json.dumps(wanted, indent=2) + "\n")
     tmp.replace(settings)
+    return True
 
 
 def _episode_dir(out: Path, split: str, index: int) -> Path:

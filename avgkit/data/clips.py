@@ -11,6 +11,11 @@ compressed shards of `shard_size` clips (`clips-<video>-<part>.npz`, array `clip
 (n, crop, crop, 3 * clip_length), clip_length HIST_LEN + 1 unless cut longer for rollouts)
 described by `manifest.json`.
 
+Actions: when the videos have the player's actions (`actions.csv`, `avgkit.data.actions`), each
+shard also holds `actions`, uint8 (n, clip_length), the action of every frame of each clip
+(indices into the action set, which the manifest lists under "actions"; null without them),
+cut from the same start frames as the clips. Videos either all have actions or none do.
+
 The manifest records each shard's number of clips, size and SHA-256, and every read of a shard
 for training checks them (`read_shard`: the hash is of the bytes read, so the file is read once).
 Measured on the study's shards (1.3 MB each, 63 MB of clips; an Intel Xeon with SHA extensions):
@@ -42,6 +47,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from avgkit import config, files
+from avgkit.data import actions as actions_lib
 from avgkit.data.frames import Video, check_frame_sizes, list_videos, read_video
 from avgkit.errors import AvgkitError, ConfigError, DataError
 
@@ -68,7 +74,7 @@ class ClipSpec:
 
     @property
     def clip_frames(self) -> int:
-        return self.clip_length or self.hist_len + 1
+        return self.hist_len + 1 if self.clip_length is None else self.clip_length
 
 
 @dataclasses.dataclass
@@ -86,6 +92,7 @@ class Summary:
     remade: int  # shards finished earlier but found damaged or missing, made again
     too_short: list[str]
     ignored_files: int
+    actions: list[str] | None = None  # the action set, if the clips keep the player's actions
 
     def line(self) -> str:
         rate = self.made / self.seconds if self.seconds > 0 else 0.0
@@ -95,6 +102,7 @@ class Summary:
             f"{self.made} made in {self.seconds:.1f} s ({rate:.0f} clips/s); "
             f"{self.passed / max(self.num_clips, 1):.1%} passed the movement filter; "
             f"{self.ignored_files} non-image files ignored"
+            + (f"; with the player's actions ({len(self.actions)})" if self.actions else "")
             + (f"; damaged or missing shards remade: {self.remade}" if self.remade else "")
         )
 
@@ -110,9 +118,10 @@ def crop_clips(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut one clip per entry of `starts` from `frames`, uint8 (time, H, W, 3).
 
-    Clip i uses frames `starts[i] : starts[i] + hist_len + 1`. Returns `(clips, scores,
-    unfiltered)`: uint8 (n, crop, crop, 3 * (hist_len + 1)), the movement score of each kept crop
-    (float64, [-1, 1] units), and whether it was one of the 5% kept without the filter.
+    Clip i uses frames `starts[i] : starts[i] + clip_frames`, its crop chosen on the first
+    hist_len + 1 of them. Returns `(clips, scores, unfiltered)`: uint8 (n, crop, crop,
+    3 * clip_frames), the movement score of each kept crop (float64, [-1, 1] units), and whether
+    it was one of the 5% kept without the filter.
     """
     size, tries, pairs = spec.crop_size, spec.max_tries, spec.hist_len
     _, height, width, _ = frames.shape
@@ -175,13 +184,17 @@ def process(
         )
     if not videos:
         raise DataError(f"{train_dir}: no video has the {spec.clip_frames} frames a clip needs")
+    names, actions = _video_actions(train_dir, videos)
     plan = _plan(videos, num_clips, seed, shard_size, spec)
-    manifest = _manifest(train_dir, videos, num_clips, seed, shard_size, spec, plan)
+    manifest = _manifest(train_dir, videos, num_clips, seed, shard_size, spec, plan, names)
     found = _prepare(clips_dir, manifest, overwrite)
     shapes = [_frame_shape(video, spec) for video in videos]
     checksums, remade = _kept(clips_dir, found, manifest["shards"])
     todo = [task for task in plan if task["file"] not in checksums]
-    tasks = [(videos[t["video"]], t, seed, spec, clips_dir, shapes[t["video"]]) for t in todo]
+    tasks = [
+        (videos[t["video"]], t, seed, spec, clips_dir, shapes[t["video"]], actions[t["video"]])
+        for t in todo
+    ]
     sizes = {t["file"]: t["clips"] for t in todo}
     worker_seconds = 0.0
     if workers is None:  # a worker process costs about a second to start: worth ~20k clips
@@ -208,6 +221,7 @@ def process(
         remade=remade,
         too_short=[str(video.path) for video in too_short],
         ignored_files=sum(len(video.ignored) for video in videos + too_short),
+        actions=manifest["actions"],
     )
 
 
@@ -237,27 +251,46 @@ def is_finished(clips_dir: str | Path) -> bool:
     return bool(_read_manifest(Path(clips_dir)).get("complete"))
 
 
-def read_shard(clips_dir: str | Path, manifest: dict, index: int) -> np.ndarray:
-    """The clips of shard `index` of `manifest`, checked against it (`load_shard`); a damaged
-    shard is a DataError naming it and the command that remakes it."""
+def read_shard(clips_dir: str | Path, manifest: dict, index: int, actions: bool = False):
+    """The clips of shard `index` of `manifest` (and their actions), checked against it
+    (`load_shard`); a damaged shard is a DataError naming it and the command that remakes it."""
     entry = manifest["shards"][index]
     try:
-        return load_shard(Path(clips_dir) / entry["file"], entry)
+        return load_shard(Path(clips_dir) / entry["file"], entry, actions)
     except DataError as error:
         raise DataError(
             f"{error}; remake it with `{remake_command(clips_dir, manifest)}`"
         ) from None
 
 
-def load_shard(path: str | Path, entry: dict | None = None) -> np.ndarray:
-    """The clips of one shard, uint8 (n, crop, crop, 3 * clip_length).
+def load_shard(path: str | Path, entry: dict | None = None, actions: bool = False):
+    """The clips of one shard, uint8 (n, crop, crop, 3 * clip_length); with `actions`, the pair
+    (clips, actions), actions uint8 (n, clip_length), the action of every frame of each clip.
 
     entry: the shard's manifest entry; the file's size and SHA-256 (of the bytes read: one read)
     must be those it records, if it records them, and its number of clips the entry's. DataError
-    saying what differs, or that the shard does not read.
+    saying what differs, that the shard does not read, or that it holds no actions.
     """
     path, entry = Path(path), entry or {}
-    return _decode(path, _checked(path, _read_bytes(path), entry), entry)
+    arrays = _decode(path, _checked(path, _read_bytes(path), entry), entry)
+    if not actions:
+        return arrays["clips"]
+    if "actions" not in arrays:
+        raise DataError(f"{path}: holds no actions (no array `actions`)")
+    return arrays["clips"], arrays["actions"]
+
+
+def action_set(clips_dir: str | Path, manifest: dict | None = None) -> tuple[str, ...]:
+    """The action set of the clips in `clips_dir` (its manifest's "actions"); DataError for
+    `--actions` if they have none."""
+    names = (manifest or read_manifest(clips_dir)).get("actions")
+    if not names:
+        raise DataError(
+            f"--actions: the clips in {clips_dir} have no actions (their frame folders have no "
+            "actions.csv); record frames with `avgkit record`, cut clips from them with "
+            "`avgkit process`, or train without --actions"
+        )
+    return tuple(names)
 
 
 def checksum(data: bytes) -> dict:
@@ -356,6 +389,29 @@ def _frame_shape(video: Video, spec: ClipSpec) -> tuple:
     return shape
 
 
+def _video_actions(train_dir: Path, videos: list[Video]):
+    """The action set and each video's actions (uint8 (frames,), `actions.read`); (None, a None
+    per video) when no video has an actions.csv. DataError if only some have one, or if there is
+    no action set (recording.json beside train_dir) to read them with."""
+    having = [video for video in videos if video.actions is not None]
+    if not having:
+        return None, [None] * len(videos)
+    lacking = [video for video in videos if video.actions is None]
+    if lacking:
+        raise DataError(
+            f"{lacking[0].path}: no {actions_lib.FILE}, but {having[0].actions} is there; clips "
+            f"keep actions only if every video has them (or none: delete the {actions_lib.FILE} "
+            "files to cut clips without actions)"
+        )
+    names = actions_lib.action_set(train_dir)
+    if not names:
+        raise DataError(
+            f'{having[0].actions}: no action set to read it with; expected "actions": [names, '
+            f"in the game's order] in {train_dir.parent / actions_lib.RECORDING}"
+        )
+    return names, [actions_lib.read(video, names) for video in videos]
+
+
 def _plan(videos: list[Video], num_clips: int, seed: int, shard_size: int, spec: ClipSpec):
     """Which clips go into which shard: a random video (uniform, as TF1) and a random start."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
@@ -379,13 +435,15 @@ def _plan(videos: list[Video], num_clips: int, seed: int, shard_size: int, spec:
     return plan
 
 
-def _manifest(train_dir, videos, num_clips, seed, shard_size, spec, plan) -> dict:
+def _manifest(train_dir, videos, num_clips, seed, shard_size, spec, plan, names) -> dict:
+    """The manifest of a clips folder (names: the action set, or None without actions)."""
     return {
         "format": FORMAT,
         "num_clips": num_clips,
         "crop_size": spec.crop_size,
         "hist_len": spec.hist_len,
         "clip_length": spec.clip_frames,
+        "actions": None if names is None else list(names),
         "seed": seed,
         "source": str(train_dir.resolve()),
         "movement_threshold": spec.threshold,
@@ -468,10 +526,11 @@ def _checked(path: Path, data: bytes, entry: dict) -> bytes:
     raise DataError(f"{path}: its SHA-256 is not the one its manifest records (bytes changed)")
 
 
-def _decode(path: Path, data: bytes, entry: dict) -> np.ndarray:
-    """The clips in the bytes of shard `path`, uint8 (n, crop, crop, c), after reading every
-    array whole (zip checks each one's CRC-32); DataError if they do not read or are not the
-    number of clips its manifest entry says."""
+def _decode(path: Path, data: bytes, entry: dict) -> dict[str, np.ndarray]:
+    """The arrays in the bytes of shard `path` by name: "clips", uint8 (n, crop, crop, c), and
+    "actions" if it has them, uint8 (n, c / 3), after reading every array whole (zip checks each
+    one's CRC-32); DataError if they do not read, are not the number of clips its manifest entry
+    says, or the actions are not one per frame of each clip."""
     try:
         with np.load(io.BytesIO(data)) as shard:
             arrays = {name: shard[name] for name in shard.files}
@@ -482,7 +541,13 @@ def _decode(path: Path, data: bytes, entry: dict) -> np.ndarray:
     clips = arrays["clips"]
     if "clips" in entry and len(clips) != entry["clips"]:
         raise DataError(f"{path}: holds {len(clips)} clips; its manifest says {entry['clips']}")
-    return clips
+    expected = (len(clips), clips.shape[-1] // 3)
+    if "actions" in arrays and arrays["actions"].shape != expected:
+        raise DataError(
+            f"{path}: holds actions of shape {arrays['actions'].shape}; expected {expected}, "
+            "one per frame of each clip"
+        )
+    return arrays
 
 
 def _run(tasks, workers):
@@ -527,15 +592,17 @@ def _make_shard(task) -> tuple[str, float, dict]:
     """Cut, compress and write one shard; returns its file name, the CPU seconds it took and the
     checksum of its bytes."""
     started = time.process_time()
-    video, shard, seed, spec, clips_dir, shape = task
+    video, shard, seed, spec, clips_dir, shape, actions = task
     starts = shard["starts"]
-    needed = np.unique(starts[:, None] + np.arange(spec.clip_frames))
+    runs = starts[:, None] + np.arange(spec.clip_frames)
+    needed = np.unique(runs)
     frames = read_video(video, needed, shape)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, shard["video"], shard["part"]]))
     clips, scores, _ = crop_clips(frames, np.searchsorted(needed, starts), rng, spec)
     final = clips_dir / shard["file"]
     tmp = final.with_name(final.name + ".tmp")
-    data = _npz_bytes(clips=clips, scores=scores.astype(np.float32))
+    arrays = {"clips": clips, "scores": scores.astype(np.float32)}
+    data = _npz_bytes(**arrays, **({} if actions is None else {"actions": actions[runs]}))
     tmp.write_bytes(data)
     tmp.replace(final)
     return shard["file"], time.process_time() - started, checksum(data)

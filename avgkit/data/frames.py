@@ -2,7 +2,8 @@
 
 Any video and frame names and any common image extension; frames are ordered by natural sort
 (`frame2` before `frame10`). Grayscale, palette and RGBA images are converted to RGB. Files that
-are not images (`.DS_Store`, `Thumbs.db`, ...) are ignored and counted.
+are not images (`.DS_Store`, `Thumbs.db`, ...) are ignored and counted; `actions.csv`, the
+player's actions (`avgkit.data.actions`), is kept as `Video.actions`.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ from PIL import Image
 from avgkit.errors import DataError
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # DataError reports instead
+ACTIONS_FILE = "actions.csv"  # the player's actions: avgkit.data.actions
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 
 @dataclasses.dataclass(frozen=True)
 class Video:
-    """One folder of frames: `frames` in playing order, `ignored` non-image files beside them."""
+    """One folder of frames: `frames` in playing order, `ignored` non-image files beside them,
+    `actions` its actions.csv (None if it has none)."""
 
     path: Path
     frames: tuple[Path, ...]
     ignored: tuple[Path, ...] = ()
+    actions: Path | None = None
 
     @property
     def name(self) -> str:
@@ -129,13 +133,15 @@ def natural_key(path: Path) -> list:
 def _scan_video(path: Path) -> Video | None:
     if not path.is_dir():
         return None
-    frames, ignored = [], []
+    frames, ignored, actions = [], [], None
     for file in sorted(path.iterdir(), key=natural_key):
         if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS:
             frames.append(file)
+        elif file.is_file() and file.name == ACTIONS_FILE:
+            actions = file
         else:
             ignored.append(file)
-    return Video(path=path, frames=tuple(frames), ignored=tuple(ignored))
+    return Video(path=path, frames=tuple(frames), ignored=tuple(ignored), actions=actions)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from avgkit.data import actions as actions_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data.frames import list_videos, read_video, to_uint8  # noqa: F401 (re-export)
 from avgkit.errors import DataError
@@ -122,19 +123,9 @@ def test_sequences(
     Returns uint8 (sequences, hist_len + recursions, H, W, 3) and the name of each sequence's
     video. All test videos must share one frame size.
     """
-    if recursions < 1:
-        raise DataError(f"-r/--recursions {recursions}: expected 1 or more predicted frames")
     length = hist_len + recursions
-    videos, too_short = list_videos(test_dir, min_frames=length)
-    if not videos:
-        longest = max(len(video) for video in too_short)
-        raise DataError(
-            f"{test_dir}: no test video has the {length} frames that {hist_len} inputs + "
-            f"{recursions} recursions need (the longest has {longest})"
-        )
     sequences, names = [], []
-    for video in videos:
-        count = min(per_video, len(video) // length)
+    for video, count in _test_windows(test_dir, hist_len, recursions, per_video):
         frames = read_video(video, range(count * length))
         if sequences and frames.shape[1:] != sequences[0].shape[2:]:
             raise DataError(
@@ -145,6 +136,44 @@ def test_sequences(
         sequences.append(frames.reshape(count, length, *frames.shape[1:]))
         names += [video.name] * count
     return np.concatenate(sequences), names
+
+
+def test_actions(
+    test_dir: str | Path, hist_len: int, recursions: int, action_set, per_video: int = 1
+) -> np.ndarray:
+    """The actions of `test_sequences`' sequences (the same windows, in the same order): uint8
+    (sequences, hist_len + recursions), each frame's action as an index into `action_set` (a
+    model's `config.actions`), read from each test video's actions.csv
+    (`avgkit.data.actions.read`). DataError naming the first test video without one: an
+    action-conditioned model cannot be scored on frames without actions."""
+    length = hist_len + recursions
+    found = []
+    for video, count in _test_windows(test_dir, hist_len, recursions, per_video):
+        if video.actions is None:
+            raise DataError(
+                f"-t/--test_dir {test_dir}: {video.path} has no {actions_lib.FILE}; a model "
+                "trained with --actions predicts from the player's actions, so its test videos "
+                "need them (record them with `avgkit record`)"
+            )
+        actions = actions_lib.read(video, action_set)[: count * length]
+        found.append(actions.reshape(count, length))
+    return np.concatenate(found)
+
+
+def _test_windows(test_dir, hist_len: int, recursions: int, per_video: int):
+    """(video, number of sequences) for each test video long enough for a sequence of
+    hist_len + recursions frames: min(per_video, frames // length) from its start."""
+    if recursions < 1:
+        raise DataError(f"-r/--recursions {recursions}: expected 1 or more predicted frames")
+    length = hist_len + recursions
+    videos, too_short = list_videos(test_dir, min_frames=length)
+    if not videos:
+        longest = max(len(video) for video in too_short)
+        raise DataError(
+            f"{test_dir}: no test video has the {length} frames that {hist_len} inputs + "
+            f"{recursions} recursions need (the longest has {longest})"
+        )
+    return [(video, min(per_video, len(video) // length)) for video in videos]
 
 
 def stack_frames(frames):

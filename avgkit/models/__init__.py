@@ -16,6 +16,7 @@ from avgkit.models.generator import (
     scale_sizes,
     unroll,
     upsample_to,
+    with_actions,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "scale_sizes",
     "unroll",
     "upsample_to",
+    "with_actions",
 ]

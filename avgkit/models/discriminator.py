@@ -1,7 +1,10 @@
 """The multi-scale discriminator (paper section 2.2): one D_k per scale judges a sequence.
 
 D_k sees the input frames at scale k with the real or the generated frame at scale k stacked on
-the last axis (`config.d_sees_history`, the paper), or the frame alone (False, the TF1 code).
+the last axis (`config.d_sees_history`, the paper), or the frame alone (False, the TF1 code);
+an action-conditioned D (`config.actions`) also sees the action taken towards the frame, as
+one-hot planes after it (`avgkit.models.generator.with_actions`), so it judges whether the frame
+follows its history under that action.
 It outputs a logit, not a probability: the losses apply a numerically stable sigmoid
 cross-entropy. Its fully connected layers fix it to crop_size x crop_size clips (32x32).
 """
@@ -13,7 +16,7 @@ import tensorflow as tf
 
 from avgkit.config import Config
 from avgkit.errors import DataError
-from avgkit.models.generator import check_history, pyramid
+from avgkit.models.generator import check_actions, check_history, pyramid, with_actions
 from avgkit.models.per_scale import PerScaleModel
 
 
@@ -27,12 +30,14 @@ def concat_batches(histories, pyramids) -> tuple[tf.Tensor, list[tf.Tensor]]:
 
 
 def build_discriminator(config: Config) -> Discriminator:
-    """The paper's discriminator: D(history, frames) -> a list of logits (batch, 1), one per scale.
+    """The paper's discriminator: D(history, frames[, actions]) -> a list of logits (batch, 1),
+    one per scale.
 
     history: (batch, crop, crop, 3 * hist_len) in [-1, 1], the full-size input frames (ignored
     when `config.d_sees_history` is False);
     frames: per-scale frames (batch, crop / f, crop / f, 3), coarse to fine, real
-    (`pyramid(target, config)`) or generated (the generator's output list).
+    (`pyramid(target, config)`) or generated (the generator's output list);
+    actions: with `config.actions` only, int (batch,), the action taken towards the frames.
     """
     return Discriminator(config)
 
@@ -43,19 +48,25 @@ class Discriminator(PerScaleModel):
     def __init__(self, config: Config):
         super().__init__(config, "discriminator", build_scale_discriminator)
 
-    def __call__(self, history, frames, *args, **kwargs):
+    def __call__(self, history, frames, actions=None, *args, **kwargs):
         # Checked before Keras's __call__, which would wrap the error in its own report.
         self._check(history, frames)
-        return super().__call__(history, frames, *args, **kwargs)
+        check_actions(actions, frames[-1], self.config, "discriminator")
+        if actions is None:
+            return super().__call__(history, frames, *args, **kwargs)
+        return super().__call__(history, frames, actions, *args, **kwargs)
 
-    def call(self, history, frames):
+    def call(self, history, frames, actions=None):
         if not self.config.d_sees_history:
-            return [d_k(frame) for d_k, frame in zip(self.scales, frames, strict=True)]
+            inputs = frames
+        else:
+            inputs = [
+                tf.concat([x_k, frame], axis=-1)
+                for x_k, frame in zip(pyramid(history, self.config), frames, strict=True)
+            ]
         return [
-            d_k(tf.concat([x_k, frame], axis=-1))
-            for d_k, x_k, frame in zip(
-                self.scales, pyramid(history, self.config), frames, strict=True
-            )
+            d_k(with_actions(x, actions, self.config))
+            for d_k, x in zip(self.scales, inputs, strict=True)
         ]
 
     def _check(self, history, frames) -> None:
@@ -85,13 +96,14 @@ class Discriminator(PerScaleModel):
 def build_scale_discriminator(config: Config, k: int) -> keras.Model:
     """D_k: (batch, s, s, c) -> logit (batch, 1), s = crop_size / scale_factors[k].
 
-    c = 3 * hist_len + 3 with the history (the frame last), 3 without. VALID convolutions
+    c = 3 * hist_len + 3 with the history (the frame after it), 3 without, + n_actions one-hot
+    action planes last with `config.actions`. VALID convolutions
     `d_feature_maps[k]` with kernels `d_kernel_sizes[k]` and ReLU, a 2x2 max-pool where
     `d_max_pool[k]`, flatten, fully connected `d_fc_sizes[k]` with ReLU, then one linear unit
     (float32).
     """
     size = config.crop_size // config.scale_factors[k]
-    channels = 3 * config.hist_len + 3 if config.d_sees_history else 3
+    channels = (3 * config.hist_len + 3 if config.d_sees_history else 3) + len(config.actions)
     x = inputs = keras.Input(shape=(size, size, channels), name=f"d{k}_input")
     for i, (filters, kernel) in enumerate(
         zip(config.d_feature_maps[k], config.d_kernel_sizes[k], strict=True)

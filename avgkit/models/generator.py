@@ -11,6 +11,16 @@ Sizes. Scale k works at ceil(H / f) x ceil(W / f), f = config.scale_factors[k] (
   repeat, whose gradient XLA compiles; other sizes go through `tf.image.resize`, which has no
   XLA kernel for its gradient.
 `pyramid` applies the same rule to targets, so losses and the discriminator see what G sees.
+
+Actions (`config.actions`, `avgkit train --actions`): G also gets the action taken towards the
+frame it predicts (the one held while the emulator produced it), as one-hot planes: n_actions
+channels, constant over the image, appended to the input of every scale (`with_actions`); D
+gets the same planes beside the frame it judges. Why planes and not Oh et al.'s multiplicative
+interaction (the encoded state times an action embedding, on a 2048-d fully connected layer):
+G is fully convolutional with no bottleneck where such a product could sit, and planes keep it
+so, at any frame size. A plane costs kernel x kernel x maps weights in the first layer of each
+scale: n_actions * k^2 * first-layer maps a scale, which the tests count by hand. Without
+actions nothing is appended: G and D are the paper's, weight for weight.
 """
 
 from __future__ import annotations
@@ -40,22 +50,26 @@ class Generator(PerScaleModel):
     def __init__(self, config: Config):
         super().__init__(config, "generator", build_scale_generator)
 
-    def __call__(self, frames, *args, **kwargs):
+    def __call__(self, frames, actions=None, *args, **kwargs):
         # Checked before Keras's __call__, which would wrap the error in its own report.
         check_history(frames, self.config, "generator input")
-        return super().__call__(frames, *args, **kwargs)
+        check_actions(actions, frames, self.config, "generator")
+        if actions is None:
+            return super().__call__(frames, *args, **kwargs)
+        return super().__call__(frames, actions, *args, **kwargs)
 
-    def call(self, frames):
+    def call(self, frames, actions=None):
         predictions = []
         for x_k, g_k in zip(pyramid(frames, self.config), self.scales, strict=True):
             if not predictions:  # the coarsest scale has no coarser prediction
-                residual, base = g_k(x_k), 0.0
+                residual, base = g_k(with_actions(x_k, actions, self.config)), 0.0
             else:
                 size = x_k.shape[1:3]
                 base = upsample_to(
                     predictions[-1], size if size.is_fully_defined() else tf.shape(x_k)[1:3]
                 )
-                residual = g_k(tf.concat([x_k, base], axis=-1))
+                inputs = tf.concat([x_k, base], axis=-1)
+                residual = g_k(with_actions(inputs, actions, self.config))
             predictions.append(tf.tanh(tf.cast(residual, tf.float32) + base))
         return predictions
 
@@ -64,10 +78,11 @@ def build_scale_generator(config: Config, k: int) -> keras.Model:
     """G'_k, the residual of scale k: (batch, h, w, c) -> (batch, h, w, 3), unbounded.
 
     c = 3 * hist_len at the coarsest scale, 3 * hist_len + 3 (the upsampled coarser prediction
-    last) above. SAME convolutions with kernels `g_kernel_sizes[k]`, ReLU between them, no
-    activation on the last one: the tanh comes after the coarser prediction is added.
+    next) above, + n_actions one-hot action planes last with `config.actions`. SAME
+    convolutions with kernels `g_kernel_sizes[k]`, ReLU between them, no activation on the last
+    one: the tanh comes after the coarser prediction is added.
     """
-    channels = 3 * config.hist_len + (3 if k > 0 else 0)
+    channels = 3 * config.hist_len + (3 if k > 0 else 0) + len(config.actions)
     x = inputs = keras.Input(shape=(None, None, channels), name=f"g{k}_input")
     maps, kernels = config.g_feature_maps[k], config.g_kernel_sizes[k]
     for i, (filters, kernel) in enumerate(zip((*maps, 3), kernels, strict=True)):
@@ -82,17 +97,28 @@ def build_scale_generator(config: Config, k: int) -> keras.Model:
     return keras.Model(inputs, x, name=f"generator_scale{k}")
 
 
-def unroll(generator, history, steps: int) -> list[tuple[tf.Tensor, list[tf.Tensor]]]:
+def unroll(generator, history, steps: int, actions=None) -> list[tuple[tf.Tensor, list[tf.Tensor]]]:
     """G's rollout: `steps` predictions in a row, each from the hist_len frames before it, its
     own earlier predictions included. history: (batch, H, W, 3 * hist_len) in [-1, 1], frames
-    in time order. Returns, per step, (the history G saw, its predictions coarse to fine); the
-    gradient flows back through every fed-back frame."""
+    in time order; actions: with an action-conditioned G, int (batch, steps), the action taken
+    towards each predicted frame. Returns, per step, (the history G saw, its predictions coarse
+    to fine); the gradient flows back through every fed-back frame."""
     steps_taken = []
-    for _ in range(steps):
-        predictions = generator(history)
+    for k in range(steps):
+        predictions = generator(history, None if actions is None else actions[:, k])
         steps_taken.append((history, predictions))
         history = next_history(history, predictions[-1])
     return steps_taken
+
+
+def with_actions(images, actions, config: Config) -> tf.Tensor:
+    """`images` (batch, h, w, c) with the one-hot planes of `actions` appended: (batch, h, w,
+    c + n_actions), plane a all ones where the clip's action is a, zeros elsewhere. `images`
+    unchanged when actions is None. actions: int (batch,), indices into `config.actions`."""
+    if actions is None:
+        return images
+    one_hot = tf.one_hot(tf.cast(actions, tf.int32), len(config.actions), dtype=images.dtype)
+    return tf.concat([images, tf.ones_like(images[..., :1]) * one_hot[:, None, None, :]], -1)
 
 
 def next_history(history, frame) -> tf.Tensor:
@@ -126,6 +152,31 @@ def upsample_to(images, size) -> tf.Tensor:
         if tuple(size) == (2 * h, 2 * w):
             return tf.repeat(tf.repeat(images, 2, axis=1), 2, axis=2)
     return tf.image.resize(images, size, method="nearest")
+
+
+def check_actions(actions, frames, config: Config, what: str) -> None:
+    """Raise DataError unless an action-conditioned model (`config.actions`) gets integer actions
+    (batch,), one per clip of `frames`, and a model without actions gets None."""
+    count = len(config.actions)
+    if actions is None:
+        if count:
+            raise DataError(
+                f"{what}: this model is action-conditioned ({count} actions: "
+                f"{', '.join(config.actions)}); expected the action taken towards each frame, "
+                "int (batch,)"
+            )
+        return
+    if not count:
+        raise DataError(f"{what}: got actions, but this model has none (its config lists none)")
+    shape, dtype = tf.TensorShape(actions.shape), tf.as_dtype(actions.dtype)
+    if shape.rank != 1 or not dtype.is_integer:
+        raise DataError(
+            f"{what} actions are {dtype.name} {tuple(shape)}; expected int (batch,), an index "
+            "into the action set per clip"
+        )
+    batch = tf.TensorShape(frames.shape)[0]
+    if None not in (shape[0], batch) and shape[0] != batch:
+        raise DataError(f"{what} got {shape[0]} actions for {batch} clips; expected one a clip")
 
 
 def check_history(frames, config: Config, what: str) -> None:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from avgkit import checkpoints, evaluate, files, machine
 from avgkit import config as config_lib
 from avgkit.config import Config
+from avgkit.data import actions as actions_lib
 from avgkit.data import clips as clips_lib
 from avgkit.data import frames as frames_lib
 from avgkit.data import pipeline
@@ -149,7 +150,7 @@ def train(
     writer, remove = None, False
     try:
         tests = _load_tests(test_dir, config, recursions)
-        heldout = heldout_clips(test_dir, config, seed) if test_dir and adversarial else None
+        heldout = heldout_examples(test_dir, config, seed) if test_dir and adversarial else None
         trainer = Trainer(config, adversarial, seed, strategy, precision, jit_compile)
         checkpoint_dir = scratch or run_dir / "checkpoints"
         manager = tf.train.CheckpointManager(trainer.checkpoint, checkpoint_dir, CHECKPOINTS_KEPT)
@@ -246,10 +247,11 @@ def restore(trainer: Trainer, checkpoint: str) -> None:
 
 def run_rollout_test(generator, tests, run_dir: Path, step: int, writer) -> Path:
     """Rollouts of the test sequences: images, per-recursion PSNR and sharpness (results and
-    summaries). tests: (uint8 sequences, names, hist_len, recursions)."""
-    sequences, names, hist_len, recursions = tests
+    summaries). tests: (uint8 sequences, names, hist_len, recursions, the actions of the
+    predicted frames (sequences, recursions) or None), as `_load_tests` makes them."""
+    sequences, names, hist_len, recursions, actions = tests
     history = pipeline.stack_frames(pipeline.to_unit(sequences[:, :hist_len]))
-    predictions = evaluate.rollout(generator, history, recursions)
+    predictions = evaluate.rollout(generator, history, recursions, actions=actions)
     folder = run_dir / "images" / "test" / f"step_{step:08d}"
     outputs.write_test(folder, names, sequences, predictions, hist_len)
     truths = pipeline.to_unit(sequences[:, hist_len:])
@@ -269,20 +271,28 @@ def run_rollout_test(generator, tests, run_dir: Path, step: int, writer) -> Path
 def heldout_clips(test_dir, config: Config, seed: int, count: int = HELDOUT_CLIPS) -> np.ndarray:
     """uint8 (count, crop, crop, 3 * (hist_len + 1)): training-like clips (movement filter
     included) cut from the test videos, a few from each, for D's held-out score."""
+    return heldout_examples(test_dir, config, seed, count)[0]
+
+
+def heldout_examples(test_dir, config: Config, seed: int, count: int = HELDOUT_CLIPS):
+    """`heldout_clips`, and with `config.actions` the actions of their frames, uint8
+    (count, hist_len + 1), from the test videos' actions.csv (else None)."""
     videos, _ = frames_lib.list_videos(test_dir, min_frames=config.hist_len + 1)
     if not videos:
         raise DataError(f"-t/--test_dir {test_dir}: no video of {config.hist_len + 1} frames")
     rng = np.random.default_rng([seed, 1])  # not the training batches' streams
     spec = clips_lib.ClipSpec(hist_len=config.hist_len, crop_size=config.crop_size)
     per_video = -(-count // len(videos))
-    cut = []
+    cut, actions = [], []
     for video in videos:
         starts = np.sort(rng.integers(0, len(video) - spec.clip_frames + 1, per_video))
-        indices = (starts[:, None] + np.arange(spec.clip_frames)).ravel()
-        frames = frames_lib.read_video(video, indices)
+        runs = starts[:, None] + np.arange(spec.clip_frames)
+        frames = frames_lib.read_video(video, runs.ravel())
         local = np.arange(per_video) * spec.clip_frames  # each run's first frame in `frames`
         cut.append(clips_lib.crop_clips(frames, local, rng, spec)[0])
-    return np.concatenate(cut)[:count]
+        if config.actions:
+            actions.append(actions_lib.read(video, config.actions)[runs])
+    return np.concatenate(cut)[:count], np.concatenate(actions)[:count] if actions else None
 
 
 class _Loop:
@@ -298,13 +308,13 @@ class _Loop:
         self.history = History()
 
     def run(self, batches: ShardBatches, start: int, steps: int, progress: bool) -> History:
-        fixed = batches.fixed(FIXED_CLIPS)
+        fixed = batches.fixed(FIXED_CLIPS), batches.fixed_actions(FIXED_CLIPS)
         bar = tqdm(total=steps, initial=start, unit="step", disable=not progress, leave=True)
         clock, clock_step = time.perf_counter(), start
         try:
             for step in range(start, steps):
-                batch = batches.batch(step)
-                values = self.trainer.train_step(*batch)
+                batch, actions = batches.batch(step), batches.actions(step)
+                values = self.trainer.train_step(*batch, actions=actions)
                 done = step + 1
                 self._check_finite(values, done)
                 self.history.add(done, values)
@@ -313,7 +323,7 @@ class _Loop:
                 if done % self.every.stats == 0 or done == steps or heldout_due:
                     now = time.perf_counter()
                     rate = (done - clock_step) / max(now - clock, 1e-9)
-                    diagnostics = self._diagnostics(batch, heldout_due)
+                    diagnostics = self._diagnostics(batch, actions, heldout_due)
                     clock, clock_step = time.perf_counter(), done  # diagnostics not in the rate
                     self._stats(done, values, diagnostics, rate, bar)
                 if self.chief and done % self.every.summary == 0:
@@ -358,14 +368,14 @@ class _Loop:
         if self.writer is not None:
             self.writer.flush()
 
-    def _diagnostics(self, batch, heldout_due: bool) -> dict[str, np.ndarray]:
-        """D's per-scale diagnostics (`Trainer.diagnostics`) on this step's G and D batches, and
-        "d_heldout" on the held-out clips when due; none without D."""
+    def _diagnostics(self, batch, actions, heldout_due: bool) -> dict[str, np.ndarray]:
+        """D's per-scale diagnostics (`Trainer.diagnostics`) on this step's G and D batches (and
+        their actions), and "d_heldout" on the held-out clips when due; none without D."""
         if not self.trainer.adversarial:
             return {}
-        found = self.trainer.diagnostics(batch[0], batch[1])
+        found = self.trainer.diagnostics(batch[0], batch[1], actions and actions[:2])
         if heldout_due:
-            found["d_heldout"] = self.trainer.d_real(self.heldout)
+            found["d_heldout"] = self.trainer.d_real(*self.heldout)
         return found
 
     def _stats(self, step: int, values: dict, diagnostics: dict, rate: float, bar) -> None:
@@ -411,9 +421,12 @@ class _Loop:
             tf.summary.scalar("train/psnr", values["psnr"])
             tf.summary.scalar("train/sharp_diff", values["sharp_diff"])
 
-    def _images(self, step: int, fixed: np.ndarray) -> None:
-        history, target = pipeline.split_clip(pipeline.to_unit(fixed), self.trainer.config.hist_len)
-        prediction = self.trainer.predict(history)[-1].numpy()
+    def _images(self, step: int, fixed: tuple) -> None:
+        clips, actions = fixed
+        hist_len = self.trainer.config.hist_len
+        history, target = pipeline.split_clip(pipeline.to_unit(clips), hist_len)
+        action = None if actions is None else actions[:, hist_len]
+        prediction = self.trainer.predict(history, action)[-1].numpy()
         grid = outputs.fixed_batch_grid(history, prediction, target)
         path = self.run_dir / "images" / "train" / f"step_{step:08d}.png"
         outputs.write_image(path, grid)
@@ -442,10 +455,17 @@ def _check_workers_agree(trainer: Trainer, batches: ShardBatches, start: int, st
 
 
 def _load_tests(test_dir, config: Config, recursions: int):
+    """(uint8 sequences, names, hist_len, recursions, actions of the predicted frames or None)
+    for `run_rollout_test`; None without a test folder."""
     if test_dir is None:
         return None
-    sequences, names = pipeline.test_sequences(test_dir, config.hist_len, recursions)
-    return sequences, names, config.hist_len, recursions
+    hist_len = config.hist_len
+    sequences, names = pipeline.test_sequences(test_dir, hist_len, recursions)
+    actions = None
+    if config.actions:
+        actions = pipeline.test_actions(test_dir, hist_len, recursions, config.actions)
+        actions = actions[:, hist_len:]
+    return sequences, names, hist_len, recursions, actions
 
 
 def _check_same_config(found: Config, config: Config, run_dir: Path) -> None:
@@ -454,13 +474,13 @@ def _check_same_config(found: Config, config: Config, run_dir: Path) -> None:
         raise ConfigError(
             f"{run_dir}: holds a run of preset {found.name!r}, not {config.name!r}; {hint}"
         )
-    if found.curriculum != config.curriculum:
+    if not config_lib.same_curriculum(found.curriculum, config.curriculum):
         stages = ",".join(f"{k}:{n}" for k, n in found.curriculum) or "none (one step ahead)"
         raise ConfigError(
             f"{run_dir}: holds a run trained with curriculum {stages}; resume it with that "
             f"curriculum (--curriculum, --rollout_steps), or {hint}"
         )
-    if found != config:
+    if dataclasses.replace(found, curriculum=config.curriculum) != config:
         fields = [
             f.name
             for f in dataclasses.fields(Config)

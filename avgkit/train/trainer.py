@@ -12,6 +12,12 @@ err / 2 + (err1 + err2) / 4 but accumulates the four terms' gradients with weigh
 is that of this plain sum. (Its backward pass for each term is also handed G's prediction as the
 frame, whatever the term's frame was; here every term's gradient is taken at its own inputs.)
 
+Actions (`config.actions`): every batch of clips comes with the action of each of its frames,
+int (batch, frames), `actions[i]` for the clips batch i of a step. G predicting frame t of a
+clip gets action t (the one taken towards it); D judges frame t, real or generated, with action
+t. In D's extra examples the mismatched frame is judged with its history's clip's action: D
+must tell that it does not follow that history under that action.
+
 `diagnostics` measures what D does on a stats step (avgkit.train.loop logs it): the mean sigmoid
 of D on real and generated frames per scale, and the adversarial term's share of the gradient
 that reaches G's output at each scale.
@@ -104,12 +110,19 @@ class Trainer:
         self._d_real = tf.function(self._real_sigmoids, autograph=False)
 
     def train_step(
-        self, g_clips: np.ndarray, d_clips: np.ndarray, d_extra: np.ndarray | None = None
+        self,
+        g_clips: np.ndarray,
+        d_clips: np.ndarray,
+        d_extra: np.ndarray | None = None,
+        actions: tuple[np.ndarray, ...] | None = None,
     ) -> dict[str, np.ndarray]:
         """One step on uint8 clips (batch_size, crop, crop, 3 * (hist_len + K)): G rolls out K
         frames from each history (K = 1: the paper's step; `rollout_loss`, `_d_update`); d_extra:
         D's two extra batches (2, batch_size, crop, crop, 3 * (hist_len + 1)), required with
-        `config.d_extra_examples`.
+        `config.d_extra_examples`; actions: required with `config.actions`, the action of every
+        frame of each batch given, in the same order: int (batch_size, hist_len + K) for
+        g_clips and d_clips, (2, batch_size, hist_len + 1) for d_extra
+        (`ShardBatches.actions`).
 
         Returns global batch means: "g_loss" (scalar), "g_lp", "g_gdl", "g_adv" (per scale,
         unweighted), "psnr" and "sharp_diff" (dB, 255 peak, full-size prediction), and when
@@ -120,46 +133,75 @@ class Trainer:
                 f"d_extra_examples is {self.config.d_extra_examples}: expected "
                 + ("D's two extra batches" if self.config.d_extra_examples else "no extra batches")
             )
+        self._check_actions(actions, 2 + (d_extra is not None))
         extra = None if d_extra is None else self._distribute(d_extra, axis=1)
-        values = self._step(self._distribute(g_clips), self._distribute(d_clips), extra)
+        if actions is not None:
+            actions = tuple(self._distribute(a, axis) for a, axis in zip(actions, (0, 0, 1)))
+        values = self._step(self._distribute(g_clips), self._distribute(d_clips), extra, actions)
         return {name: value.numpy() for name, value in values.items()}
 
-    def diagnostics(self, g_clips: np.ndarray, d_clips: np.ndarray) -> dict[str, np.ndarray]:
+    def diagnostics(
+        self, g_clips: np.ndarray, d_clips: np.ndarray, actions: tuple | None = None
+    ) -> dict[str, np.ndarray]:
         """What D does, per scale (num_scales,), on the clips of a step:
         "d_real", "d_fake": mean sigmoid(D) on d_clips' real and generated frames;
         "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv and
         R = lam_lp L_p + lam_gdl L_gdl, the gradient norms at G's output Y_k of scale k (each
-        term of scale k depends on Y_k directly; paths through finer scales are left out)."""
-        one_step = 3 * (self.config.hist_len + 1)  # of rollout clips, the first frames
-        values = self._diagnostics(
-            tf.constant(g_clips[..., :one_step]), tf.constant(d_clips[..., :one_step])
-        )
+        term of scale k depends on Y_k directly; paths through finer scales are left out).
+        actions: with `config.actions`, those of g_clips and d_clips (as `train_step`'s)."""
+        self._check_actions(actions, 2)
+        one_step = self.config.hist_len + 1  # of rollout clips, the first frames
+        clips = [tf.constant(c[..., : 3 * one_step]) for c in (g_clips, d_clips)]
+        actions = [tf.constant(a[:, :one_step]) for a in actions] if actions else []
+        values = self._diagnostics(*clips, *actions)
         return {name: value.numpy() for name, value in values.items()}
 
-    def d_real(self, clips: np.ndarray) -> np.ndarray:
-        """Mean sigmoid(D) per scale (num_scales,) on the real frames of uint8 clips."""
-        return self._d_real(tf.constant(clips)).numpy()
+    def d_real(self, clips: np.ndarray, actions: np.ndarray | None = None) -> np.ndarray:
+        """Mean sigmoid(D) per scale (num_scales,) on the real frames of uint8 clips; actions:
+        with `config.actions`, int (batch, hist_len + 1), those of the clips' frames."""
+        self._check_actions(None if actions is None else (actions,), 1)
+        return self._d_real(tf.constant(clips), _constant(actions)).numpy()
 
-    def d_scores(self, clips: np.ndarray) -> dict[str, np.ndarray]:
+    def d_scores(self, clips: np.ndarray, actions: np.ndarray | None = None) -> dict:
         """Mean sigmoid(D) per scale (num_scales,) on uint8 clips: "real" (each clip's own target),
         "generated" (G's prediction from the clip's history) and "mismatched" (the next clip's
         real target after this clip's history, what D's extra examples label fake). A D that
-        tells the mismatched frames but scores real and generated alike cannot guide G."""
+        tells the mismatched frames but scores real and generated alike cannot guide G.
+        actions: with `config.actions`, int (batch, hist_len + 1), those of the clips' frames;
+        each frame is judged with the action of the clip whose history it follows."""
+        self._check_actions(None if actions is None else (actions,), 1)
         history, target = split_clip(to_unit(tf.constant(clips)), self.config.hist_len)
+        action = _next_action(_constant(actions), self.config.hist_len)
         candidates = {
             "real": models.pyramid(target, self.config),
-            "generated": self.generator(history),
+            "generated": self.generator(history, action),
             "mismatched": models.pyramid(tf.roll(target, -1, axis=0), self.config),
         }
         scores = {}
         for name, frames in candidates.items():
-            logits = self.discriminator(history, frames)
+            logits = self.discriminator(history, frames, action)
             scores[name] = np.array([float(tf.reduce_mean(tf.sigmoid(x))) for x in logits])
         return scores
 
-    def predict(self, history) -> list[tf.Tensor]:
-        """G's predictions (coarse to fine) for history (batch, H, W, 3 * hist_len) in [-1, 1]."""
-        return self._predict(tf.convert_to_tensor(history, tf.float32))
+    def predict(self, history, actions=None) -> list[tf.Tensor]:
+        """G's predictions (coarse to fine) for history (batch, H, W, 3 * hist_len) in [-1, 1];
+        actions: with `config.actions`, int (batch,), the action taken towards the frame."""
+        history = tf.convert_to_tensor(history, tf.float32)
+        if actions is None:
+            return self._predict(history)
+        return self._predict(history, tf.convert_to_tensor(actions, tf.int32))
+
+    def _check_actions(self, actions, batches: int) -> None:
+        """ConfigError unless actions come, for `batches` batches, exactly with config.actions."""
+        names = self.config.actions
+        if bool(names) != (actions is not None):
+            expected = f"the action of every frame ({len(names)} actions)" if names else "none"
+            raise ConfigError(
+                f"actions: this model is {'' if names else 'not '}action-conditioned; "
+                f"expected {expected}"
+            )
+        if actions is not None and len(actions) != batches:
+            raise ConfigError(f"actions for {len(actions)} batches of clips; expected {batches}")
 
     def _distribute(self, clips: np.ndarray, axis: int = 0):
         """Replica r gets rows [r * n, (r + 1) * n) of the global batch on `axis`,
@@ -172,59 +214,72 @@ class Trainer:
 
         return self.strategy.experimental_distribute_values_from_function(slice_for)
 
-    def _distributed_step(self, g_clips, d_clips, d_extra):
-        values = self.strategy.run(self._replica_step, args=(g_clips, d_clips, d_extra))
+    def _distributed_step(self, g_clips, d_clips, d_extra, actions=None):
+        values = self.strategy.run(self._replica_step, args=(g_clips, d_clips, d_extra, actions))
         self.step.assign_add(1)  # in the same graph: a checkpoint never splits a step
         return {
             name: self.strategy.reduce("SUM", value, axis=None) for name, value in values.items()
         }
 
-    def _replica_step(self, g_clips, d_clips, d_extra):
+    def _replica_step(self, g_clips, d_clips, d_extra, actions=None):
         scale = 1.0 / self.strategy.num_replicas_in_sync
-        values = self._d_update(d_clips, d_extra, scale) if self.adversarial else {}
-        values.update(self._g_update(g_clips, scale))
+        g_actions, d_actions, *extra_actions = actions or (None, None)
+        values = {}
+        if self.adversarial:
+            values = self._d_update(d_clips, d_extra, scale, d_actions, *extra_actions)
+        values.update(self._g_update(g_clips, scale, g_actions))
         return values
 
-    def _d_update(self, clips, extra, scale):
+    def _d_update(self, clips, extra, scale, actions=None, extra_actions=None):
         """D's update on real frames and G's: with K = clips' frames - hist_len, G rolls out K
         frames from each history and D judges each after the history G saw (partly its own
-        predictions), against the real frame after its real history; L_D averaged over the K."""
+        predictions), against the real frame after its real history, both with the real action
+        towards that frame; L_D averaged over the K."""
+        hist_len = self.config.hist_len
         frames = to_unit(clips)
-        history, future = split_clip(frames, self.config.hist_len)
+        history, future = split_clip(frames, hist_len)
         steps = future.shape[-1] // 3
-        rollout = models.unroll(self.generator, history, steps)  # no gradient to G: constants
+        future_actions = None if actions is None else actions[:, hist_len:]
+        # no gradient to G: its frames are constants here
+        rollout = models.unroll(self.generator, history, steps, future_actions)
         pairs, weights = [], [1.0 / steps] * steps
         for k, (seen, fakes) in enumerate(rollout):
-            window = frames[..., 3 * k : 3 * (k + self.config.hist_len + 1)]
-            real_history, target = split_clip(window, self.config.hist_len)
-            pairs.append((real_history, models.pyramid(target, self.config), seen, fakes))
+            window = frames[..., 3 * k : 3 * (k + hist_len + 1)]
+            real_history, target = split_clip(window, hist_len)
+            action = _next_action(actions, hist_len, k)
+            pairs.append((real_history, models.pyramid(target, self.config), seen, fakes, action))
         if extra is not None:  # a second real batch, and its history before a third's target
-            history2, target2 = split_clip(to_unit(extra[0]), self.config.hist_len)
-            _, target3 = split_clip(to_unit(extra[1]), self.config.hist_len)
-            pyramid = models.pyramid
-            pairs.append(
-                (history2, pyramid(target2, self.config), history2, pyramid(target3, self.config))
+            history2, target2 = split_clip(to_unit(extra[0]), hist_len)
+            _, target3 = split_clip(to_unit(extra[1]), hist_len)
+            reals, mismatched = (
+                models.pyramid(target2, self.config),
+                models.pyramid(target3, self.config),
             )
+            action = None if extra_actions is None else _next_action(extra_actions[0], hist_len)
+            pairs.append((history2, reals, history2, mismatched, action))
             weights.append(1.0)
         loss, per_scale, gradients = self._d_gradients(pairs, weights, scale)
         self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
         return {"d_loss": loss * scale, "d_scales": per_scale * scale}
 
     def _d_gradients(self, pairs, weights, scale):
-        """L_D over (real history, real frames, fake history, fake frames) pairs, each weighted,
-        summed, and its gradient.
+        """L_D over (real history, real frames, fake history, fake frames, action or None)
+        pairs, each weighted, summed, and its gradient.
 
         D scores all the frames in one call, stacked on the batch axis (real, fake, real, fake,
         ...): the logits of one call per batch, up to rounding, but its convolutions run on one
         batch of 2 * len(pairs) * B frames, which uses the cores better than that many of B."""
         scored = [
             (h, f)
-            for real_h, reals, fake_h, fakes in pairs
+            for real_h, reals, fake_h, fakes, _ in pairs
             for h, f in ((real_h, reals), (fake_h, fakes))
         ]
         histories, stacked = models.concat_batches([h for h, _ in scored], [f for _, f in scored])
+        actions = [action for *_, action in pairs for _ in range(2)]  # real's, then fake's
+        actions = None if actions[0] is None else tf.concat(actions, axis=0)
         with tf.GradientTape() as tape:
-            logits = [tf.split(x, len(scored)) for x in self.discriminator(histories, stacked)]
+            logits = self.discriminator(histories, stacked, actions)
+            logits = [tf.split(x, len(scored)) for x in logits]
             per_scale = 0.0
             for i, weight in enumerate(weights):
                 real_logits = [x[2 * i] for x in logits]
@@ -236,16 +291,20 @@ class Trainer:
             scaled = self.d_optimizer.scale_loss(loss * scale)
         return loss, per_scale, tape.gradient(scaled, self.discriminator.trainable_variables)
 
-    def _diagnose(self, g_clips, d_clips):
-        history, target = split_clip(to_unit(d_clips), self.config.hist_len)
-        fakes = self.generator(history)
-        d_fake = [tf.reduce_mean(tf.sigmoid(logit)) for logit in self.discriminator(history, fakes)]
-        history, target = split_clip(to_unit(g_clips), self.config.hist_len)
-        predictions = [tf.stop_gradient(p) for p in self.generator(history)]
+    def _diagnose(self, g_clips, d_clips, g_actions=None, d_actions=None):
+        hist_len = self.config.hist_len
+        history, target = split_clip(to_unit(d_clips), hist_len)
+        action = _next_action(d_actions, hist_len)
+        fakes = self.generator(history, action)
+        logits = self.discriminator(history, fakes, action)
+        d_fake = [tf.reduce_mean(tf.sigmoid(logit)) for logit in logits]
+        history, target = split_clip(to_unit(g_clips), hist_len)
+        action = _next_action(g_actions, hist_len)
+        predictions = [tf.stop_gradient(p) for p in self.generator(history, action)]
         targets = models.pyramid(target, self.config)
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(predictions)
-            logits = self.discriminator(history, predictions)
+            logits = self.discriminator(history, predictions, action)
             _, terms = losses.combined_generator_loss(predictions, targets, logits, self.config)
             adversarial = self.config.lam_adv * tf.reduce_sum(terms["adv"])
             rest = self.config.lam_lp * tf.reduce_sum(terms["lp"])
@@ -254,22 +313,24 @@ class Trainer:
         rest_norms = tf.stack([tf.norm(g) for g in tape.gradient(rest, predictions)])
         del tape
         return {
-            "d_real": self._real_sigmoids(d_clips),
+            "d_real": self._real_sigmoids(d_clips, d_actions),
             "d_fake": tf.stack(d_fake),
             "adv_share": adv_norms / tf.maximum(adv_norms + rest_norms, 1e-30),
         }
 
-    def _real_sigmoids(self, clips):
+    def _real_sigmoids(self, clips, actions=None):
         history, target = split_clip(to_unit(clips), self.config.hist_len)
-        logits = self.discriminator(history, models.pyramid(target, self.config))
+        action = _next_action(actions, self.config.hist_len)
+        logits = self.discriminator(history, models.pyramid(target, self.config), action)
         return tf.stack([tf.reduce_mean(tf.sigmoid(logit)) for logit in logits])
 
-    def _g_update(self, clips, scale):
+    def _g_update(self, clips, scale, actions=None):
         history, future = split_clip(to_unit(clips), self.config.hist_len)
         targets = tf.split(future, future.shape[-1] // 3, axis=-1)
+        future_actions = None if actions is None else actions[:, self.config.hist_len :]
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            loss, terms, first = self.rollout_loss(history, targets)
+            loss, terms, first = self.rollout_loss(history, targets, future_actions)
             scaled = self.g_optimizer.scale_loss(loss * scale)
         self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
         values = {f"g_{name}": value for name, value in terms.items()}
@@ -280,16 +341,19 @@ class Trainer:
         )
         return {name: value * scale for name, value in values.items()}
 
-    def rollout_loss(self, history, targets):
+    def rollout_loss(self, history, targets, actions=None):
         """G's loss on its own rollout: from history (batch, H, W, 3 * hist_len), G predicts
         K = len(targets) frames in a row (`models.unroll`), and each prediction k is scored
         against targets[k] (batch, H, W, 3) by L_G, D judging it after the history G saw.
-        Returns L_G and its unweighted terms (per scale) averaged over the K frames, and the
-        first full-size prediction. K = 1 is the paper's one-step loss."""
-        rollout = models.unroll(self.generator, history, len(targets))
+        actions: with `config.actions`, int (batch, K), the action taken towards each target,
+        given to G and D. Returns L_G and its unweighted terms (per scale) averaged over the K
+        frames, and the first full-size prediction. K = 1 is the paper's one-step loss."""
+        rollout = models.unroll(self.generator, history, len(targets), actions)
         total, summed = 0.0, {}
-        for (seen, predictions), target in zip(rollout, targets, strict=True):
-            fake_logits = self.discriminator(seen, predictions) if self.adversarial else None
+        for k, ((seen, predictions), target) in enumerate(zip(rollout, targets, strict=True)):
+            fake_logits = None
+            if self.adversarial:
+                fake_logits = self.discriminator(seen, predictions, _next_action(actions, 0, k))
             loss, terms = losses.combined_generator_loss(
                 predictions, models.pyramid(target, self.config), fake_logits, self.config
             )
@@ -298,6 +362,16 @@ class Trainer:
         steps = len(targets)
         mean_terms = {name: value / steps for name, value in summed.items()}
         return total / steps, mean_terms, rollout[0][1][-1]
+
+
+def _next_action(actions, hist_len: int, k: int = 0):
+    """The action taken towards frame hist_len + k of each clip: actions (batch, frames) ->
+    (batch,); None without actions."""
+    return None if actions is None else actions[:, hist_len + k]
+
+
+def _constant(array):
+    return None if array is None else tf.constant(array)
 
 
 def _g_rate(config: Config):
