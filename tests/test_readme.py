@@ -62,6 +62,7 @@ STUDY_ROWS = {
     "l1 + GDL": "main-l1_gdl-s",
     "adv + GDL": "main-adv_gdl-s",
     "adv + GDL, D by Adam (2 seeds)": "d_adam-adv_gdl-s",
+    "l1 + GDL, 100,000 steps (1 seed)": "long-l1_gdl-s",
     "copy_last": "copy_last",
     "flow": "flow",
 }

@@ -4,6 +4,12 @@ A step, as the paper (section 3): one D update on one batch, then one G update o
 with L_G = lam_adv L_adv + lam_lp L_p + lam_gdl L_gdl. Non-adversarial: G alone with Lp + GDL;
 D is built and checkpointed but never updated, so the run can later go on adversarially.
 
+On clips of hist_len + K frames (`Config.curriculum`) G is trained on its own rollout: it
+predicts K frames in a row, each from the frames before it (`models.unroll`), L_G is averaged
+over the K, and D judges each predicted frame after the history G saw against the real frame
+after its real history (`rollout_loss`, `_d_update`). K = 1 is the paper's step. With
+`Config.actions`, G and D also get the action taken towards each frame they predict or judge.
+
 D's loss: BCE(D(X, Y), 1) + BCE(D(X, G(X)), 0) per scale, summed over scales. With
 `config.d_extra_examples` (the official code's advExt = 'full') it adds, on two more batches,
 BCE(D(X2, Y2), 1) + BCE(D(X2, Y3), 0): a real frame after another clip's history is fake, so D
