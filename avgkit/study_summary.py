@@ -72,36 +72,20 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
             trains_both = (
                 second in VARIANTS[variant].get("losses", ()) if variant in VARIANTS else False
             )
-            twin = variant if trains_both else "main"
-            seeds = sorted(_seeds(runs, first, variant) & _seeds(runs, second, twin))
-            if not seeds:
-                continue
-            differences = [
-                _difference(scores[f"{variant}-{first}-s{s}"], scores[f"{twin}-{second}-s{s}"])
-                for s in seeds
-            ]
             key = f"{first} - {second}" if variant == "main" else f"{variant} {first} - {second}"
-            summary["paired"][key] = {
-                "variant": variant,
-                "seeds": seeds,
-                **_intervals(differences, mean_ci),
-                "per_seed": [_seed_means(difference) for difference in differences],
-            }
+            _pair(
+                summary,
+                key,
+                runs,
+                scores,
+                (variant, first),
+                (variant if trains_both else "main", second),
+                mean_ci,
+            )
     for first, second in VARIANT_PAIRS:  # one loss, two recipes: what the recipe changes
         for loss in SHIPPABLE:
-            seeds = sorted(_seeds(runs, loss, first) & _seeds(runs, loss, second))
-            if not seeds:
-                continue
-            differences = [
-                _difference(scores[f"{first}-{loss}-s{s}"], scores[f"{second}-{loss}-s{s}"])
-                for s in seeds
-            ]
-            summary["paired"][f"{first} {loss} - {second} {loss}"] = {
-                "variant": first,
-                "seeds": seeds,
-                **_intervals(differences, mean_ci),
-                "per_seed": [_seed_means(difference) for difference in differences],
-            }
+            key = f"{first} {loss} - {second} {loss}"
+            _pair(summary, key, runs, scores, (first, loss), (second, loss), mean_ci)
     for name in runs:
         summary["against_baselines"][name] = {
             baseline: _intervals([_difference(scores[name], scores[baseline])], mean_ci)
@@ -119,6 +103,24 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
     if shown:
         _plot_rollout(out, test_dir, settings, shown, runs)
     return out / "summary.json"
+
+
+def _pair(summary, key, runs, scores, run, twin, mean_ci) -> None:
+    """summary["paired"][key]: the runs (variant, loss) `run` minus `twin`, seed by seed and
+    episode by episode, over the seeds both have (nothing if none)."""
+    seeds = sorted(_seeds(runs, run[1], run[0]) & _seeds(runs, twin[1], twin[0]))
+    if not seeds:
+        return
+    differences = [
+        _difference(scores[f"{run[0]}-{run[1]}-s{s}"], scores[f"{twin[0]}-{twin[1]}-s{s}"])
+        for s in seeds
+    ]
+    summary["paired"][key] = {
+        "variant": run[0],
+        "seeds": seeds,
+        **_intervals(differences, mean_ci),
+        "per_seed": [_seed_means(difference) for difference in differences],
+    }
 
 
 def best_run(summary: dict, runs: dict, loss: str) -> str | None:
