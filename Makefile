@@ -29,7 +29,7 @@ test: setup lint ## ruff, notebook cleanliness, pytest and nbval (fresh $$AVGKIT
 	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(NOTEBOOKS) \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-test-browser: setup ## the slider in a real JupyterLab and Chromium (needs `apt-get install -y chromium`)
+test-browser: setup ## the slider and the joystick in a real JupyterLab and Chromium (needs `apt-get install -y chromium`)
 	@test -x /usr/bin/chromium || { echo "make test-browser needs Debian's chromium: apt-get install -y chromium"; exit 1; }
 	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests/browser -m browser
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from avgkit.config import Config
+from avgkit.data import actions as actions_lib
 from avgkit.data import atari
 from avgkit.data import clips as clips_lib
 
@@ -44,10 +45,21 @@ def cache_dir(kind: str, label: str, params: dict) -> Path:
 
 
 def recording(recording: atari.Recording, progress: bool = True) -> Path:
-    """A recorded frame folder for these settings (recorded now if missing or unfinished)."""
+    """A recorded frame folder for these settings, with the player's actions (recorded now if
+    missing or unfinished). A folder recorded before actions were kept stays as it is, and this
+    recording goes beside it."""
     params = dataclasses.asdict(recording)
     label = f"{recording.game.lower()}-{recording.train_episodes}x{recording.frames}"
-    return atari.record(cache_dir("data", label, params), recording, progress=progress)
+    out = cache_dir("data", label, params)
+    if _without_actions(out):
+        out = cache_dir("data", label, {**params, "actions": True})
+    return atari.record(out, recording, progress=progress)
+
+
+def _without_actions(folder: Path) -> bool:
+    """Whether `folder` holds a recording started before `avgkit record` kept actions."""
+    settings = folder / actions_lib.RECORDING
+    return settings.exists() and "actions" not in json.loads(settings.read_text())
 
 
 def clips(train_dir: str | Path, num_clips: int, seed: int = 0, progress: bool = True) -> Path:

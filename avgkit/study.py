@@ -55,9 +55,31 @@ def recipe(steps: int) -> dict:
 
 # Variants of the recipe: config fields to change, and keys that are not config fields:
 # "losses" (those it runs; default adv_gdl), "steps" (default the study's), "precision"
-# ("mixed": Keras' mixed_bfloat16 where the CPU has bfloat16, see avgkit.train.Trainer) and
-# "from" (a variant whose finished run of the same loss and seed this one continues).
+# ("mixed": Keras' mixed_bfloat16 where the CPU has bfloat16, see avgkit.train.Trainer),
+# "from" (a variant whose finished run of the same loss and seed this one continues) and
+# "init" (the kept G weights, `<out>/weights/<init>.npz`, that a new run starts from).
 D_ADAM = {"d_optimizer": "adam", "d_learning_rate": 1e-4}  # a D that sees G's frames (study)
+# ALE's action set of Ms. Pac-Man, as `avgkit record` lists it in recording.json
+MSPACMAN_ACTIONS = (
+    "NOOP",
+    "UP",
+    "RIGHT",
+    "LEFT",
+    "DOWN",
+    "UPRIGHT",
+    "UPLEFT",
+    "DOWNRIGHT",
+    "DOWNLEFT",
+)
+FINE_TUNE = {
+    **D_ADAM,
+    "losses": ("l1_gdl", "adv_gdl"),
+    "steps": 4_000,
+    "init": "long-l1_gdl-s0",
+    "g_learning_rate": 1.25e-4,
+    "g_decay_steps": 0,
+}
+FINE_TUNE_FAST = {**FINE_TUNE, "g_learning_rate": 1e-3, "g_decay_steps": 4_000}
 VARIANTS = {
     "main": {},
     "official_sgd": {"g_optimizer": "sgd", "g_learning_rate": 0.02, "g_decay_steps": 0},
@@ -80,8 +102,17 @@ VARIANTS = {
         "curriculum": ((1, 100_000), (3, 10_000), (5, 10_000)),
         "from": "long",
     },
+    # the long l1 + GDL run fine-tuned with and without the player's actions, on one budget:
+    # G starts from its kept weights (the action planes' weights at zero), D afresh, G's rate
+    # held at the long run's last (1/8 of 1e-3)
+    "actions": {**FINE_TUNE, "actions": MSPACMAN_ACTIONS},
+    "no_actions": FINE_TUNE,
+    # the same at the recipe's rate, 1e-3 falling to 1/8 over the 4,000 steps: at 1.25e-4 the
+    # action planes' weights grew to 2% of the frames' (rms), and the actions moved G little
+    "actions_fast": {**FINE_TUNE_FAST, "actions": MSPACMAN_ACTIONS},
+    "no_actions_fast": FINE_TUNE_FAST,
 }
-TRAINING_KEYS = ("losses", "steps", "precision", "from")  # the keys of a variant not config
+TRAINING_KEYS = ("losses", "steps", "precision", "from", "init")  # keys of a variant not config
 # 64 train + 16 test episodes: a random policy meets game over after about 300-800 recorded
 # frames at frameskip 4, so episodes are many rather than long (--frames is only a cap)
 RECORDING = atari.Recording(train_episodes=64, test_episodes=16, frames=2000, seed=1)
@@ -191,6 +222,7 @@ def run_study(
 
 def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progress) -> None:
     from avgkit import train
+    from avgkit.data import clips
 
     say = tqdm.write if progress else _quiet
     config = run.config(settings)
@@ -205,6 +237,12 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     steps = run.steps(settings)
     say(f"study: {run.name} ({steps} steps, {run.precision})")
     start = _start_from(run, out, work)
+    init = VARIANTS[run.variant].get("init")
+    if config.actions and clips.action_set(clips_dir) != config.actions:
+        raise ConfigError(
+            f"{run.name}: the clips in {clips_dir} have another action set than "
+            f"{', '.join(config.actions)}"
+        )
     started = time.perf_counter()
     record = run.identity(settings)
     try:
@@ -216,6 +254,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
             adversarial=run.adversarial,
             seed=run.seed,
             load_path=start,
+            init_weights=out / "weights" / f"{init}.npz" if init else None,
             precision=run.precision,
             test_dir=test_dir,
             recursions=1,
@@ -231,7 +270,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     if "diverged" not in record:
         generator = _generator(run_dir, config)
         record["scores"] = episode_scores(
-            rollout_predictor(generator), test_dir, settings, progress
+            rollout_predictor(generator, test_dir, settings), test_dir, settings, progress
         )
         pretrained.save_weights(generator, out / "weights" / f"{run.name}.npz")
         if run.adversarial:
@@ -298,7 +337,9 @@ def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
             "recovered": "scores from the float16 weights; "
             + ("time, CPU and date from summary.json" if about else "time, CPU and date lost")
             + "; D's curves lost",
-            "scores": episode_scores(rollout_predictor(generator), test_dir, settings, progress),
+            "scores": episode_scores(
+                rollout_predictor(generator, test_dir, settings), test_dir, settings, progress
+            ),
             "curves": {},
             "diagnostics_at_end": earlier.get("diagnostics_at_end", {}).get(run.name, {}),
             "discriminator_at_end": earlier.get("discriminator_at_end", {}).get(run.name, {}),
@@ -416,7 +457,7 @@ def add_sprite_scores(out, test_dir, settings: Settings, progress: bool = False)
         say(f"study: sprites kept of {path.stem}, from {weights}")
         generator = models.build_generator(config_lib.from_dict(run["config"]))
         pretrained.load_weights(generator, weights)
-        predict = rollout_predictor(generator)
+        predict = rollout_predictor(generator, test_dir, settings)
         run["scores"] = _sprites_only(predict, test_dir, settings, progress, run["scores"])
         files.write_json(path, run, indent=1)
         added.append(path.stem)
@@ -455,10 +496,22 @@ def _generator(run_dir: Path, config):
     return generator
 
 
-def rollout_predictor(generator):
+def rollout_predictor(generator, test_dir, settings: Settings):
+    """predict(inputs, recursions) -> `generator`'s rollouts of the study's test windows; an
+    action-conditioned G is fed the actions recorded towards each frame it predicts."""
     from avgkit import evaluate
+    from avgkit.data import pipeline
 
-    return lambda inputs, recursions: evaluate.rollout(generator, inputs, recursions)
+    actions = None
+    if generator.config.actions:
+        hist_len, per_video = config_lib.HIST_LEN, settings.windows_per_episode
+        recorded = pipeline.test_actions(
+            test_dir, hist_len, settings.recursions, generator.config.actions, per_video
+        )
+        actions = recorded[:, hist_len:]
+    return lambda inputs, recursions: evaluate.rollout(
+        generator, inputs, recursions, actions=actions
+    )
 
 
 def _clips(data: Path, length: int, settings: Settings, progress: bool) -> Path:

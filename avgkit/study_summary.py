@@ -29,8 +29,15 @@ SPRITE_GROUPS = ("objects", "player", "ghosts")  # avgkit.study.sprite_groups
 CHECK_HORIZONS = 8  # the best non-adversarial model must beat both baselines at 1..8 (moving)
 DIAGNOSTICS = ("d_real", "d_fake", "d_heldout", "adv_share")
 # Recipes compared loss by loss, seed by seed: rollouts against the long run they continue,
-# the long run against the study's 10,000 steps, bfloat16 against float32
-VARIANT_PAIRS = (("rollout", "long"), ("long", "main"), ("bf16", "main"))
+# the long run against the study's 10,000 steps, bfloat16 against float32, the player's actions
+# against none (both fine-tuned from the long run on one budget)
+VARIANT_PAIRS = (
+    ("rollout", "long"),
+    ("long", "main"),
+    ("bf16", "main"),
+    ("actions", "no_actions"),
+    ("actions_fast", "no_actions_fast"),
+)
 ROLLOUT_WINDOW = 0  # the test window rollout.png shows: the first of the first test episode
 ROLLOUT_HORIZONS = (1, 4, 8, 16)
 
@@ -123,12 +130,16 @@ def _pair(summary, key, runs, scores, run, twin, mean_ci) -> None:
     }
 
 
-def best_run(summary: dict, runs: dict, loss: str) -> str | None:
-    """The main-recipe run of `loss` with the highest PSNR over horizons 1..8, whole frame and
-    moving areas averaged, or None. (Seeds differ most on the static maze: one l1_gdl seed led on
-    the moving areas but fell below copy_last on the whole frame, so neither region alone ranks
-    them.)"""
-    names = [n for n, run in runs.items() if run["loss"] == loss and run["variant"] == "main"]
+def best_run(summary: dict, runs: dict, loss: str, variants=("main",)) -> str | None:
+    """The run of `loss` (or any loss: "*") and one of `variants` with the highest PSNR over
+    horizons 1..8, whole frame and moving areas averaged, or None. (Seeds differ most on the
+    static maze: one l1_gdl seed led on the moving areas but fell below copy_last on the whole
+    frame, so neither region alone ranks them.)"""
+    names = [
+        n
+        for n, run in runs.items()
+        if loss in ("*", run["loss"]) and run["variant"] in variants and n in summary["means"]
+    ]
     if not names:
         return None
     return max(names, key=lambda name: _psnr_1_to_8(summary, name))

@@ -203,7 +203,9 @@ def test_sprites_are_added_to_a_run_scored_before_them_from_its_weights(finished
     after = json.loads(path.read_text())
     generator = models.build_generator(study.Run("l1_gdl", 0).config(SETTINGS))
     pretrained.load_weights(generator, out / "weights" / "main-l1_gdl-s0.npz")
-    direct = study.episode_scores(study.rollout_predictor(generator), test_dir, SETTINGS)
+    direct = study.episode_scores(
+        study.rollout_predictor(generator, test_dir, SETTINGS), test_dir, SETTINGS
+    )
     assert after["scores"]["sprite_mass"] == direct["sprite_mass"]  # from the kept weights
     assert after["scores"]["psnr"] == before["scores"]["psnr"]  # the rest untouched
     assert study.add_sprite_scores(out, test_dir, SETTINGS) == []  # done once
@@ -229,3 +231,31 @@ def test_a_from_variant_continues_the_finished_run_on_longer_clips(finished, mon
     monkeypatch.setattr(study_summary, "VARIANT_PAIRS", (("then", "first"),))
     summary = json.loads(study_summary.summarize(out, root / "data" / "Test", SETTINGS).read_text())
     assert summary["paired"]["then l1_gdl - first l1_gdl"]["seeds"] == [0]
+
+
+def test_an_init_variant_fine_tunes_kept_weights_with_the_players_actions(finished, monkeypatch):
+    root, common, _ = finished
+    out = root / "acting"
+    shutil.copytree(root / "out", out)
+    monkeypatch.setitem(study.VARIANTS, "acting", {
+        "losses": ("l1_gdl",), "steps": 2, "init": "main-l1_gdl-s0",
+        "actions": study.MSPACMAN_ACTIONS,
+    })  # fmt: skip
+    run = study.Run("l1_gdl", 0, "acting")
+    study.run_study(out, [run], SETTINGS, **common)
+    scored = json.loads((out / "runs" / "acting-l1_gdl-s0.json").read_text())
+    assert scored["config"]["actions"] == list(study.MSPACMAN_ACTIONS)
+    assert np.isfinite(scored["scores"]["psnr"]["whole"]).all()
+    with (
+        np.load(out / "weights" / "main-l1_gdl-s0.npz") as a,
+        np.load(out / "weights" / "acting-l1_gdl-s0.npz") as b,
+    ):
+        start, end = (
+            [a[k].astype(float) for k in sorted(a)],
+            [b[k].astype(float) for k in sorted(b)],
+        )
+    for before, after in zip(start, end):  # two Adam steps from the kept weights, no more
+        if before.shape != after.shape:  # a first layer, widened: the action planes' weights
+            assert np.abs(after[:, :, before.shape[2] :]).max() <= 2.2e-3
+            after = after[:, :, : before.shape[2]]
+        assert np.abs(after - before).max() <= 2.2e-3

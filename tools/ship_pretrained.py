@@ -1,6 +1,7 @@
 """Rebuild the models shipped in avgkit/pretrained/ from the study's results (`make pretrained`).
 
-For each shipped loss (l1_gdl, adv_gdl) it takes the study's best run of that loss
+For each shipped model (l1_gdl and adv_gdl, of the main recipe; actions, of the action-conditioned
+runs) it takes the study's best run
 (`study_summary.best_run`: PSNR over horizons 1-8, whole frame and moving areas averaged, in
 docs/study/summary.json), copies its float16 G weights, its
 config.json, and writes provenance.json: the command, steps, seed, recording, CPU, date, the
@@ -21,6 +22,12 @@ import numpy as np
 from avgkit import config, files, models, pretrained, study, study_summary
 
 REPORTED = (1, 4, 8, 16)  # horizons whose scores the provenance lists
+# shipped name: (loss, variants) of the study's runs it is the best of ("*": any loss)
+SHIPPED = {
+    "l1_gdl": ("l1_gdl", ("main",)),
+    "adv_gdl": ("adv_gdl", ("main",)),
+    "actions": ("*", ("actions", "actions_fast")),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("study_dir", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--data", type=Path, default=Path("data/mspacman-study"))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(SHIPPED),
+        default=sorted(SHIPPED),
+        help="rebuild just these shipped models (default: all)",
+    )
     args = parser.parse_args(argv)
     needed = [args.study_dir / "summary.json", args.study_dir / "study.json", args.data / "Test"]
     missing = [path for path in needed if not path.exists()]
@@ -37,18 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     summary = json.loads((args.study_dir / "summary.json").read_text())
     plan = json.loads((args.study_dir / "study.json").read_text())
     settings = study.Settings(**plan["settings"])
-    for loss in study.SHIPPABLE:
-        best = study_summary.best_run(summary, summary["runs"], loss)
+    for shipped in args.only:
+        loss, variants = SHIPPED[shipped]
+        best = study_summary.best_run(summary, summary["runs"], loss, variants)
         if best is None:
-            print(f"no finished {loss} run in {args.study_dir}; nothing shipped for it")
+            print(f"no finished {loss} run of {variants} in {args.study_dir}; no {shipped}")
             continue
-        _ship(loss, best, summary, plan, settings, args)
+        _ship(shipped, best, summary, plan, settings, args)
     return 0
 
 
-def _ship(loss, name, summary, plan, settings, args) -> None:
+def _ship(shipped, name, summary, plan, settings, args) -> None:
     run = json.loads((args.study_dir / "runs" / f"{name}.json").read_text())
-    folder = args.out / loss
+    folder = args.out / shipped
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.study_dir / "weights" / f"{name}.npz", folder / "weights.npz")
     config.from_dict(run["config"]).save(folder / "config.json")
@@ -57,17 +72,18 @@ def _ship(loss, name, summary, plan, settings, args) -> None:
     means = summary["means"][name]
     shift = None  # a recovered run's scores are the float16 weights' own: nothing to compare
     if "recovered" not in run:
-        predict = study.rollout_predictor(generator)
+        predict = study.rollout_predictor(generator, args.data / "Test", settings)
         float16 = study.episode_scores(predict, args.data / "Test", settings)
         moving = np.nanmean(np.array(float16["psnr"]["moving"], float), axis=0)[0]
         shift = round(float(moving - means["psnr"]["moving"][0]), 4)
     provenance = {
-        "name": f"{pretrained.PREFIX}{loss}",
+        "name": f"{pretrained.PREFIX}{shipped}",
         "study_run": name,
-        "command": f"avgkit study --steps {run['steps']} --only {name}",
+        "command": _command(run),
         "steps": run["steps"],
         "seed": run["seed"],
-        "loss": loss,
+        "loss": run["loss"],
+        **_started_from(run),
         "recording": plan["recording"],
         "machine": run["machine"],
         "date": run["date"],
@@ -101,7 +117,20 @@ def _ship(loss, name, summary, plan, settings, args) -> None:
         "float16_moving_psnr_t1_shift_db": shift,
     }
     files.write_json(folder / "provenance.json", provenance, indent=1)
-    print(f"shipped {name} as {pretrained.PREFIX}{loss} (float16 moves PSNR t+1 by {shift} dB)")
+    print(f"shipped {name} as {pretrained.PREFIX}{shipped} (float16 moves PSNR t+1 by {shift} dB)")
+
+
+def _command(run: dict) -> str:
+    """The `avgkit study` command that trains and scores `run`."""
+    if run["variant"] == "main":
+        return f"avgkit study --steps {run['steps']} --only {run['name']}"
+    return f"avgkit study --seeds {run['seed']} --variants {run['variant']} --only {run['name']}"
+
+
+def _started_from(run: dict) -> dict:
+    """{"init": ...} for a run whose G started from the kept weights of another."""
+    init = study.VARIANTS[run["variant"]].get("init")
+    return {"init": f"G started from the study's weights of {init}"} if init else {}
 
 
 if __name__ == "__main__":

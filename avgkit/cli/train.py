@@ -130,6 +130,15 @@ def add_train_parser(commands) -> None:
     flag(
         parser,
         None,
+        "--init_weights",
+        metavar="NPZ",
+        help="a new run's G starts from these kept weights (pretrained:NAME, or a .npz of the "
+        "study's weights) to fine-tune them; with --actions the action planes' weights start "
+        "at zero",
+    )
+    flag(
+        parser,
+        None,
         "--loss",
         choices=list(config.LOSSES),
         help="a loss of the paper's ablation (its Table 1): l2, l1, l1_gdl train G alone, adv "
@@ -166,6 +175,7 @@ def run_train(args) -> None:
         adversarial=_adversarial(args, run_config),
         seed=args.seed,
         load_path=args.load_path,
+        init_weights=args.init_weights,
         overwrite=args.overwrite,
         test_dir=test_dir,
         recursions=args.recursions,

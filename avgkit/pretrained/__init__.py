@@ -65,11 +65,58 @@ def save_weights(generator, path: Path) -> None:
 def load_weights(generator, path: Path) -> None:
     """Set G's weights from a `save_weights` file (float16 -> float32); DataError naming the file
     if it does not read (cut short, bytes changed)."""
-    try:
-        with np.load(path) as saved:
-            arrays = [saved[f"w{i:03d}"] for i in range(len(saved.files))]
-    except files.NPZ_ERRORS as error:
-        raise DataError(f"{path}: not readable G weights ({error})") from None
+    arrays = _read_weights(path)
     if [a.shape for a in arrays] != [tuple(w.shape) for w in generator.weights]:
         raise ConfigError(f"{path}: weights of another network than preset {generator.config.name}")
     generator.set_weights([a.astype(np.float32) for a in arrays])
+
+
+def start_from(generator, source: str | Path) -> None:
+    """Set a new G's weights from `source` (a `save_weights` file, or `pretrained:NAME`) to
+    fine-tune it. An action-conditioned G may start from a G without actions: the weights that
+    read its action planes (the last input channels of each scale's first layer, see
+    `avgkit.models.generator`) start at zero, so it first predicts exactly as that G did."""
+    path = weights_path(source)
+    arrays = _read_weights(path)
+    wanted = [tuple(w.shape) for w in generator.weights]
+    n_actions = len(generator.config.actions)
+    widened = [_with_action_inputs(a, shape, n_actions) for a, shape in zip(arrays, wanted)]
+    if len(arrays) != len(wanted) or any(a is None for a in widened):
+        raise ConfigError(
+            f"--init_weights {path}: weights of another network than this run's "
+            f"(preset {generator.config.name}, {n_actions} actions)"
+        )
+    generator.set_weights(widened)
+
+
+def weights_path(source: str | Path) -> Path:
+    """The .npz of `source` (a file, or `pretrained:NAME`); ConfigError if there is none."""
+    source = str(source)
+    path = folder(source) / "weights.npz" if source.startswith(PREFIX) else Path(source)
+    if not path.is_file():
+        raise ConfigError(f"--init_weights {path}: no such file; expected G weights (.npz)")
+    return path
+
+
+def _with_action_inputs(array: np.ndarray, shape: tuple, n_actions: int) -> np.ndarray | None:
+    """`array` as float32 of `shape`: itself, or a kernel (k, k, c, maps) widened with zero
+    weights for `n_actions` more input channels; None if it is neither."""
+    if array.shape == shape:
+        return array.astype(np.float32)
+    if (
+        n_actions
+        and array.ndim == 4
+        and shape == (*array.shape[:2], array.shape[2] + n_actions, array.shape[3])
+    ):
+        zeros = np.zeros((*array.shape[:2], n_actions, array.shape[3]), np.float32)
+        return np.concatenate([array.astype(np.float32), zeros], axis=2)
+    return None
+
+
+def _read_weights(path: Path) -> list[np.ndarray]:
+    """The arrays of a `save_weights` file; DataError naming it if it does not read."""
+    try:
+        with np.load(path) as saved:
+            return [saved[f"w{i:03d}"] for i in range(len(saved.files))]
+    except files.NPZ_ERRORS as error:
+        raise DataError(f"{path}: not readable G weights ({error})") from None

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from avgkit import checkpoints, evaluate, files, machine
+from avgkit import checkpoints, evaluate, files, machine, pretrained
 from avgkit import config as config_lib
 from avgkit.config import Config
 from avgkit.data import actions as actions_lib
@@ -98,6 +98,7 @@ def train(
     adversarial: bool = True,
     seed: int = 0,
     load_path: str | Path | None = None,
+    init_weights: str | Path | None = None,
     overwrite: bool = False,
     test_dir: str | Path | None = None,
     recursions: int = 1,
@@ -111,12 +112,16 @@ def train(
 
     clips_dir: shards of `avgkit process` with the config's crop_size and hist_len. load_path:
     start from this checkpoint instead (a ckpt-<step> prefix, a checkpoints folder or a run
-    folder). overwrite: delete `run_dir` first. test_dir: frame folders for the full-frame test
-    every `frequencies.test` steps, `recursions` frames deep. precision, jit_compile, strategy:
-    see `Trainer`. A checkpoint is written every `frequencies.save` steps, at the last step and
-    on KeyboardInterrupt; a NaN or infinite loss raises TrainingDiverged without saving. A
-    DataError (a damaged shard, test frames that do not read) removes the run folder again if
-    this call made it and no checkpoint was saved in it.
+    folder). init_weights: a new run's G starts from these kept weights (a .npz of
+    `avgkit.pretrained.save_weights`, or `pretrained:NAME`; `pretrained.start_from`), at step 0
+    with fresh optimizers and D; ignored once the run has a checkpoint. overwrite: delete
+    `run_dir` first. test_dir: frame folders for the full-frame test every `frequencies.test`
+    steps, `recursions` frames deep. precision, jit_compile, strategy: see `Trainer`. A
+    checkpoint is written every `frequencies.save` steps, at the last step and on
+    KeyboardInterrupt; a NaN or infinite loss raises TrainingDiverged without saving. A
+    DataError or ConfigError (a damaged shard, test frames that do not read, weights of another
+    network) removes the run folder again if this call made it and no checkpoint was saved in
+    it.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"--steps {steps}: expected a positive total number of training steps")
@@ -138,6 +143,8 @@ def train(
     batches = ShardBatches(clips_dir, config, seed)
     run_dir = Path(run_dir)
     source = checkpoints.resolve_checkpoint(load_path, config) if load_path else None
+    if init_weights and (overwrite or not any(run_dir.glob("checkpoints/ckpt-*"))):
+        pretrained.weights_path(init_weights)  # a new run's start: checked before anything runs
     if source and overwrite and run_dir.resolve() in Path(source).resolve().parents:
         raise ConfigError(f"-l/--load_path {source}: inside the run that -O/--overwrite deletes")
     new = overwrite or not run_dir.exists()
@@ -157,12 +164,18 @@ def train(
         source = source or checkpoints.latest_readable(run_dir / "checkpoints", say)
         if source:
             restore(trainer, source)
+        elif init_weights:
+            pretrained.start_from(trainer.generator, init_weights)
         start = int(trainer.step.numpy())
         _check_workers_agree(trainer, batches, start, steps)
         mode = "adversarial" if adversarial else "non-adversarial (Lp + GDL)"
         say(f"training {run_dir.name}: preset {config.name}, {mode}, {trainer.policy}")
         say(f"device: {distribute.describe(trainer.strategy)}")
-        say(f"resuming at step {start} from {source}" if source else "starting at step 0")
+        say(
+            f"resuming at step {start} from {source}"
+            if source
+            else f"starting at step 0{f', G from {init_weights}' if init_weights else ''}"
+        )
         log = run_dir / "results" / "train_log.csv"
         if chief:
             outputs.truncate_log(log, start)
@@ -171,7 +184,8 @@ def train(
             trainer, manager, writer, run_dir, frequencies, tests, heldout, log, say, chief
         )
         return loop.run(batches, start, steps, progress)
-    except DataError:  # damaged clips or test frames: a new run that saved nothing is not kept
+    except (DataError, ConfigError):  # bad clips, test frames or weights: a new run that
+        # saved nothing is not kept
         remove = new and chief and not any((run_dir / "checkpoints").glob("ckpt-*"))
         raise
     finally:
