@@ -91,18 +91,17 @@ def test_training_starts_from_the_weights_and_then_resumes_its_own(kept, acted_c
 
 
 def test_bad_init_weights_are_refused_in_one_line_and_leave_no_run(kept, acted_clips, tmp_path):
-    with pytest.raises(ConfigError, match=r"--init_weights .*nothing.npz: no such file"):
-        train_lib.train(
-            TINY, acted_clips, tmp_path / "a", 1, adversarial=False,
-            init_weights=tmp_path / "nothing.npz", progress=False,
-        )  # fmt: skip
-    assert not (tmp_path / "a").exists()
+    def refused(run_config, weights, match):
+        run = tmp_path / "run"
+        with pytest.raises(ConfigError, match=match):
+            train_lib.train(
+                run_config, acted_clips, run, 1, adversarial=False, init_weights=weights,
+                progress=False,
+            )  # fmt: skip
+        assert not run.exists()
+
+    refused(TINY, tmp_path / "nothing.npz", r"--init_weights .*nothing.npz: no such file")
     small = dataclasses.replace(config.preset("small"), actions=ACTION_SET)
-    with pytest.raises(ConfigError, match=r"g.npz: weights of another network .*preset small"):
-        train_lib.train(
-            small, acted_clips, tmp_path / "b", 1, adversarial=False,
-            init_weights=kept / "g.npz", progress=False,
-        )  # fmt: skip
-    assert not (tmp_path / "b").exists()
+    refused(small, kept / "g.npz", r"g.npz: weights of another network .*preset small")
     with pytest.raises(ConfigError, match=r"no such shipped model"):
         pretrained.start_from(models.build_generator(TINY), "pretrained:nothing")

@@ -8,11 +8,10 @@ Not part of `make test` (marker `browser`): run it with `make test-browser`."""
 
 from __future__ import annotations
 
-import nbformat
 import numpy as np
 import pytest
 
-from .jupyter_page import STDERR, STDOUT, TIMEOUT_MS, shown_pixels
+from .jupyter_page import STDERR, STDOUT, notebook_run_in_page, shown_pixels
 
 pytestmark = pytest.mark.browser
 
@@ -42,26 +41,9 @@ print(f"probe: actions {game.actions}, frames {len(game.frames)}, "
 def test_the_joystick_imagines_a_frame_per_press_and_resets(browser, lab, tmp_path):
     from playwright.sync_api import expect
 
-    base, token, root = lab
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(JOYSTICK_CELL), nbformat.v4.new_code_cell(PROBE_CELL)]
-    )
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)"}
-    nbformat.write(notebook, root / "joystick.ipynb")
-
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    try:
-        page.goto(f"{base}/lab/tree/joystick.ipynb?token={token}")
-        cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-        expect(cells).to_have_count(2)
-        expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle")
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
-
+    sources = [JOYSTICK_CELL, PROBE_CELL]
+    opened = notebook_run_in_page(browser, lab, "joystick.ipynb", sources, tmp_path)
+    with opened as (page, cells, errors):
         caption = cells.nth(0).locator(".widget-label")
         image = cells.nth(0).locator("img.widget-image")
         probe = cells.nth(1).locator(STDOUT)
@@ -91,9 +73,3 @@ def test_the_joystick_imagines_a_frame_per_press_and_resets(browser, lab, tmp_pa
         np.testing.assert_array_equal(shown_pixels(image), start)  # the real history again
         expect(page.locator(STDERR)).to_have_count(0)
         assert not errors, errors
-    except Exception:
-        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-        print(f"the page: {tmp_path / 'page.png'}; the server's log: {tmp_path / 'jupyterlab.log'}")
-        raise
-    finally:
-        page.close()

@@ -9,13 +9,12 @@ Not part of `make test` (marker `browser`, deselected by pyproject's addopts): r
 
 from __future__ import annotations
 
-import nbformat
 import numpy as np
 import pytest
 
 from avgkit import viz
 
-from .jupyter_page import STDERR, STDOUT, TIMEOUT_MS, png_pixels, shown_pixels
+from .jupyter_page import STDERR, STDOUT, notebook_run_in_page, png_pixels, shown_pixels
 
 pytestmark = pytest.mark.browser
 
@@ -68,33 +67,11 @@ def horizon_shown(image, expected: list[np.ndarray]) -> int:
 def test_the_slider_redraws_in_jupyterlab_and_leaks_no_figure(browser, lab, backend, tmp_path):
     from playwright.sync_api import expect
 
-    base, token, root = lab
     name = f"slider_{backend}.ipynb"
     first = SLIDER_CELL if backend == "inline" else "%matplotlib widget\n" + SLIDER_CELL
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(first), nbformat.v4.new_code_cell(PROBE_CELL)]
-    )
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)"}
-    nbformat.write(notebook, root / name)
     expected = expected_pictures()
-
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []  # uncaught exceptions and console errors (a widget that fails)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    try:
-        page.goto(f"{base}/lab/tree/{name}?token={token}")
-        cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-        expect(cells).to_have_count(2)
-        # The status bar reads "No Kernel | Initializing", "... | Connecting", then "... | Idle"
-        # once the kernel answers: cells run before that are silently not run.
-        expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle")
-
-        # Run > Run All Cells.
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-content").get_by_text("Run All Cells", exact=True).click()
-
+    opened = notebook_run_in_page(browser, lab, name, [first, PROBE_CELL], tmp_path)
+    with opened as (page, cells, errors):
         readout = cells.nth(0).locator(".widget-readout")
         image = cells.nth(0).locator("img.widget-image")
         probe = cells.nth(1).locator(STDOUT)
@@ -120,9 +97,3 @@ def test_the_slider_redraws_in_jupyterlab_and_leaks_no_figure(browser, lab, back
         assert "open figures 0, live figures 0," in probe.inner_text(), probe.inner_text()
         expect(page.locator(STDERR)).to_have_count(0)
         assert not errors, errors
-    except Exception:
-        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-        print(f"the page: {tmp_path / 'page.png'}; the server's log: {tmp_path / 'jupyterlab.log'}")
-        raise
-    finally:
-        page.close()
