@@ -222,7 +222,6 @@ def run_study(
 
 def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progress) -> None:
     from avgkit import train
-    from avgkit.data import clips
 
     say = tqdm.write if progress else _quiet
     config = run.config(settings)
@@ -238,11 +237,6 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     say(f"study: {run.name} ({steps} steps, {run.precision})")
     start = _start_from(run, out, work)
     init = VARIANTS[run.variant].get("init")
-    if config.actions and clips.action_set(clips_dir) != config.actions:
-        raise ConfigError(
-            f"{run.name}: the clips in {clips_dir} have another action set than "
-            f"{', '.join(config.actions)}"
-        )
     started = time.perf_counter()
     record = run.identity(settings)
     try:
