@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
+# `make test` runs pytest on WORKERS processes (xdist: a notebook or a test file each); 0 runs one
+WORKERS ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -26,7 +28,7 @@ run-all: setup ## run every notebook with papermill into runs/notebooks (PROFILE
 
 test: setup lint ## ruff, notebook cleanliness, pytest and nbval (fresh $$AVGKIT_HOME)
 	$(BIN)/python tools/nbclean.py --check $(NOTEBOOKS)
-	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(NOTEBOOKS) \
+	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(NOTEBOOKS) -n $(WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-browser: setup ## the slider and the joystick in a real JupyterLab and Chromium (needs `apt-get install -y chromium`)

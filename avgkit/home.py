@@ -2,12 +2,15 @@
 
 Notebooks call `recording(...)`, `clips(...)` and `training_run(...)` to get the data and trained
 models they need: made once, then found again under a key built from every parameter, so other
-parameters never read stale results.
+parameters never read stale results. Two processes asking for the same folder at once (two
+notebooks, or a test run on two workers) take turns: the second waits, then finds it made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +47,15 @@ def cache_dir(kind: str, label: str, params: dict) -> Path:
     return home() / kind / f"{label}-{digest[:10]}"
 
 
+@contextlib.contextmanager
+def _one_maker(folder: Path):
+    """Hold an exclusive lock on `folder`.lock (beside it) while making `folder`."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
 def recording(recording: atari.Recording, progress: bool = True) -> Path:
     """A recorded frame folder for these settings, with the player's actions (recorded now if
     missing or unfinished). A folder recorded before actions were kept stays as it is, and this
@@ -53,7 +65,8 @@ def recording(recording: atari.Recording, progress: bool = True) -> Path:
     out = cache_dir("data", label, params)
     if _without_actions(out):
         out = cache_dir("data", label, {**params, "actions": True})
-    return atari.record(out, recording, progress=progress)
+    with _one_maker(out):
+        return atari.record(out, recording, progress=progress)
 
 
 def _without_actions(folder: Path) -> bool:
@@ -67,8 +80,9 @@ def clips(train_dir: str | Path, num_clips: int, seed: int = 0, progress: bool =
     train_dir = Path(train_dir).resolve()
     params = {"train_dir": str(train_dir), "num_clips": num_clips, "seed": seed}
     out = cache_dir("clips", f"{num_clips}", params)
-    if not clips_lib.is_finished(out):
-        clips_lib.process(train_dir, out, num_clips, seed=seed, progress=progress)
+    with _one_maker(out):
+        if not clips_lib.is_finished(out):
+            clips_lib.process(train_dir, out, num_clips, seed=seed, progress=progress)
     return out
 
 
@@ -97,16 +111,16 @@ def training_run(
     }
     mode = "adversarial" if adversarial else "non-adversarial"
     run_dir = cache_dir("training", f"{config.name}-{mode}-{steps}", params)
-    if train.saved_step(run_dir) >= steps:
-        return run_dir
-    train.train(
-        config,
-        clips_dir,
-        run_dir,
-        steps,
-        adversarial=adversarial,
-        seed=seed,
-        frequencies=frequencies,
-        progress=progress,
-    )
+    with _one_maker(run_dir):
+        if train.saved_step(run_dir) < steps:
+            train.train(
+                config,
+                clips_dir,
+                run_dir,
+                steps,
+                adversarial=adversarial,
+                seed=seed,
+                frequencies=frequencies,
+                progress=progress,
+            )
     return run_dir
