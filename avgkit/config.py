@@ -93,6 +93,11 @@ class Config:
     # action taken towards each frame it predicts, D the action towards the frame it judges, as
     # one-hot planes at every scale (avgkit.models.generator). Empty: no actions, the paper's G.
     actions: tuple[str, ...] = ()
+    # How G takes the action (`avgkit train --action_gates`): false, as the one-hot planes above;
+    # true, as gates, every hidden map of every scale multiplied by 1 + a learned weight of the
+    # action and the map (a per-map form of Oh et al.'s multiplicative interaction; see
+    # avgkit.models.generator). D takes the planes either way.
+    action_gates: bool = False
 
     def rollout_steps(self, step: int) -> int:
         """K, the frames G predicts in a row at training step `step` (0-based; 1 past the end)."""
@@ -114,11 +119,11 @@ class Config:
         _validate(self)
 
     def to_dict(self) -> dict:
-        """The fields by name; `actions` and `curriculum` only when there are some, so that a
-        model without them has the config.json (and the cache keys, avgkit.home) it had
+        """The fields by name; `actions`, `action_gates` and `curriculum` only when set, so that
+        a model without them has the config.json (and the cache keys, avgkit.home) it had
         before."""
         values = dataclasses.asdict(self)
-        for field in ("actions", "curriculum"):
+        for field in ("actions", "action_gates", "curriculum"):
             if not values[field]:
                 del values[field]
         return values
@@ -316,6 +321,11 @@ def _validate(config: Config) -> None:
     _check_loss(config)
     _check_curriculum(config.curriculum)
     _check_actions(config.actions)
+    if not isinstance(config.action_gates, bool) or (config.action_gates and not config.actions):
+        raise ConfigError(
+            f"action_gates must be true or false, and true only with actions; got "
+            f"{config.action_gates!r} with {len(config.actions)} actions"
+        )
 
 
 def _check_actions(actions) -> None:

@@ -30,13 +30,17 @@ CHECK_HORIZONS = 8  # the best non-adversarial model must beat both baselines at
 DIAGNOSTICS = ("d_real", "d_fake", "d_heldout", "adv_share")
 # Recipes compared loss by loss, seed by seed: rollouts against the long run they continue,
 # the long run against the study's 10,000 steps, bfloat16 against float32, the player's actions
-# against none (both fine-tuned from the long run on one budget)
+# against none (both fine-tuned from the long run on one budget), 3-frame rollout training
+# against one-step
 VARIANT_PAIRS = (
     ("rollout", "long"),
     ("long", "main"),
     ("bf16", "main"),
     ("actions", "no_actions"),
     ("actions_fast", "no_actions_fast"),
+    ("actions_rollout", "no_actions_rollout"),
+    ("gates_rollout", "no_actions_rollout"),
+    ("no_actions_rollout", "no_actions_fast"),
 )
 ROLLOUT_WINDOW = 0  # the test window rollout.png shows: the first of the first test episode
 ROLLOUT_HORIZONS = (1, 4, 8, 16)

@@ -65,6 +65,26 @@ def test_an_action_g_from_a_g_without_actions_first_predicts_as_that_g(kept):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+def test_a_gated_g_from_a_g_without_actions_starts_with_zero_gates(kept):
+    gated = models.build_generator(dataclasses.replace(ACTING, action_gates=True))
+    pretrained.start_from(gated, kept / "g.npz")
+    with np.load(kept / "g.npz") as saved:
+        arrays = [saved[f"w{i:03d}"].astype(np.float32) for i in range(len(saved.files))]
+    gates = [w for w in gated.weights if "_gate" in w.path]
+    others = [w.numpy() for w in gated.weights if "_gate" not in w.path]
+    assert len(gates) == sum(len(maps) for maps in TINY.g_feature_maps)  # one a hidden layer
+    assert not any(w.numpy().any() for w in gates)
+    for array, weight in zip(arrays, others, strict=True):
+        np.testing.assert_array_equal(weight, array)
+    plain = models.build_generator(TINY)
+    pretrained.load_weights(plain, kept / "g.npz")
+    frames = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3 * TINY.hist_len))
+    frames = frames.astype(np.float32)
+    np.testing.assert_allclose(
+        gated(frames, np.array([1, 2]))[-1].numpy(), plain(frames)[-1].numpy(), atol=1e-5
+    )
+
+
 def test_training_starts_from_the_weights_and_then_resumes_its_own(kept, acted_clips, tmp_path):
     run = tmp_path / "run"
     train_lib.train(

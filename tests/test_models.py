@@ -337,6 +337,38 @@ def test_action_planes_cost_a_hand_counted_first_layer_at_every_scale(paper_mode
     assert discriminator.count_params() - plain_d.count_params() == sum(added)
 
 
+def test_action_gates_cost_a_hand_counted_weight_per_action_and_hidden_map(paper_models):
+    """9 actions: a gate weight per action and hidden map; no planes in G, D keeps its planes."""
+    paper = dataclasses.replace(config.preset("paper"), actions=MSPACMAN, action_gates=True)
+    generator, discriminator = models.build_generator(paper), models.build_discriminator(paper)
+    g_counts = [
+        sum(conv_params(k, maps[i], maps[i + 1]) for i, k in enumerate(ks))
+        + 9 * sum(maps[1:-1])  # maps[0] holds the input channels, maps[-1] the 3 outputs
+        for maps, ks in zip(G_MAPS, G_KERNELS, strict=True)
+    ]
+    assert [scale.count_params() for scale in generator.scales] == g_counts
+    d_counts = hand_count_discriminator(input_channels=4 * 3 + 3 + 9)
+    assert [scale.count_params() for scale in discriminator.scales] == d_counts
+
+
+def test_a_gate_multiplies_each_hidden_map_by_one_plus_its_actions_weight():
+    """tiny's coarsest scale, one hidden layer: its output is the last convolution of
+    relu(conv(x)) * (1 + w[action]), the gating computed here in numpy."""
+    cfg = dataclasses.replace(config.preset("tiny"), actions=("A", "B", "C"), action_gates=True)
+    scale = models.build_generator(cfg).scale0
+    gate = scale.get_layer("g0_gate0")
+    weights = np.random.default_rng(4).normal(size=gate.kernel.shape).astype(np.float32)
+    gate.kernel.assign(weights)
+    images = random_frames(8, 8, channels=3 * cfg.hist_len, batch=3)
+    actions = np.array([2, 0, 1])
+    one_hot = np.eye(3, dtype=np.float32)[actions]
+    maps = scale.get_layer("g0_conv0")(images).numpy()  # ReLU included
+    gated = maps * (1 + weights[actions])[:, None, None, :]
+    expected = scale.get_layer("g0_residual")(gated).numpy()
+    np.testing.assert_allclose(scale([images, one_hot]).numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected, scale.get_layer("g0_residual")(maps).numpy())
+
+
 def test_actions_enter_as_constant_one_hot_planes_after_the_other_inputs():
     images = random_frames(5, 7, channels=4, batch=3)
     cfg = dataclasses.replace(config.preset("tiny"), actions=("A", "B", "C"))
@@ -408,3 +440,10 @@ def test_a_config_without_actions_saves_the_json_it_saved_before(tmp_path):
     for bad in (("UP", "UP"), ("UP", ""), "UP", (1, 2)):
         with pytest.raises(ConfigError, match="actions must be a list of distinct action names"):
             dataclasses.replace(tiny, actions=bad)
+    assert "action_gates" not in acting.to_dict()  # planes: the config.json of before gates
+    gated = dataclasses.replace(acting, action_gates=True)
+    gated.save(tmp_path / "gated.json")
+    assert config.load(tmp_path / "gated.json") == gated
+    for bad in ({"action_gates": True}, {"actions": MSPACMAN, "action_gates": 1}):
+        with pytest.raises(ConfigError, match="^action_gates must be true or false, and true on"):
+            dataclasses.replace(tiny, **bad)

@@ -332,3 +332,16 @@ def test_actions_on_clips_without_actions_give_one_line_and_no_run_folder(data, 
     acting = dataclasses.replace(TINY, actions=ACTION_SET)  # the library refuses them too
     with pytest.raises(DataError, match="--actions: the clips in .* have no actions"):
         train_lib.train(acting, data / "clips6", tmp_path / "lib", 2, progress=False)
+
+
+def test_a_gated_run_trains_its_gates_on_rollouts(acted, tmp_path):
+    """--action_gates: G's gates start at zero and move with training; the config keeps them."""
+    common = ["-c", acted / "clips6", "--runs_dir", tmp_path, "--preset", "tiny", "-n", "g"]
+    assert train(*common, "--rollout_steps", 2, "--steps", 2, "--actions", "--action_gates") == 0
+    saved = config.load(tmp_path / "g" / "config.json")
+    assert saved.action_gates and saved.actions == ACTION_SET
+    trainer = train_lib.Trainer(saved)
+    train_lib.restore(trainer, tf.train.latest_checkpoint(str(tmp_path / "g" / "checkpoints")))
+    gates = [w.numpy() for w in trainer.generator.weights if "_gate" in w.path]
+    assert len(gates) == sum(len(maps) for maps in saved.g_feature_maps)
+    assert all(np.abs(gate).max() > 0 for gate in gates)

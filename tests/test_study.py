@@ -259,3 +259,13 @@ def test_an_init_variant_fine_tunes_kept_weights_with_the_players_actions(finish
             assert np.abs(after[:, :, before.shape[2] :]).max() <= 2.2e-3
             after = after[:, :, : before.shape[2]]
         assert np.abs(after - before).max() <= 2.2e-3
+
+
+def test_every_variant_makes_a_valid_config_whose_curriculum_fills_its_steps():
+    settings = study.Settings()
+    for variant, changes in study.VARIANTS.items():
+        for loss in changes.get("losses", ("adv_gdl",)):
+            run = study.Run(loss, 0, variant)
+            config = run.config(settings)  # a Config checks its fields when made
+            if config.curriculum:
+                assert sum(n for _, n in config.curriculum) == run.steps(settings), run.name

@@ -139,6 +139,7 @@ def test_bad_input_gives_one_line(data, tmp_path, capsys):
         one_line_error(capsys, train("-c", other, *common), expected)
     clips = ["-c", data / "clips", "--runs_dir", tmp_path, *TINY]
     one_line_error(capsys, train(*clips, "--steps", 0), "--steps 0: expected a positive")
+    one_line_error(capsys, train(*clips, "--steps", 3, "--action_gates"), "pass --actions too")
     one_line_error(
         capsys,
         train(*clips, "-l", tmp_path / "nope" / "ckpt-5"),

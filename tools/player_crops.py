@@ -13,6 +13,10 @@ half the clips, the 32x32 crop is placed so that her yellow in the last history 
     avgkit study --data data/mspacman-player --out runs/player_study \\
         --seeds 0 --variants actions_fast no_actions_fast
 
+For the rollout-trained pair (3 frames in a row), cut 7-frame clips first:
+`python tools/player_crops.py data/mspacman-player --clip_length 7`, then
+`--variants actions_rollout no_actions_rollout`.
+
 It replaces `clips.crop_clips` in this process only (one worker), so avgkit itself is unchanged.
 Results of that run: docs/study/player_crops/, and docs/study.md ("The player's actions").
 """
@@ -66,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the data folder to make")
     parser.add_argument("--study_data", type=Path, default=Path("data/mspacman-study"))
     parser.add_argument("-n", "--num_clips", type=int, default=200_000)
+    parser.add_argument(
+        "--clip_length",
+        type=int,
+        default=5,
+        help="frames a clip holds: 5 for one-step "
+        "training (into clips/), 4 + K for K-step rollouts (into clips-<length>/, as the study's)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for part in ("Train", "Test"):
@@ -73,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / part).symlink_to((args.study_data / part).resolve())
     shutil.copyfile(args.study_data / "recording.json", args.out / "recording.json")
     clips.crop_clips = crop_on_player
-    spec = clips.ClipSpec(clip_length=clips.ClipSpec().hist_len + 1)
+    spec = clips.ClipSpec(clip_length=args.clip_length)
+    name = "clips" if args.clip_length == spec.hist_len + 1 else f"clips-{args.clip_length}"
     summary = clips.process(
-        args.out / "Train", args.out / "clips", args.num_clips, workers=1, spec=spec
+        args.out / "Train", args.out / name, args.num_clips, workers=1, spec=spec
     )
     print(summary.line())
     return 0

@@ -1,10 +1,11 @@
 """Score the study's kept generators and the baselines on a fresh recording, one whose seed no
 training used, as the study scores its test set (windows of 4 + 16 frames, per-episode means).
 
-    python tools/score_fresh.py OUT.json RUN [RUN ...] [--seed 11] [--episodes 6]
+    python tools/score_fresh.py OUT.json RUN [RUN ...] [--seed 11] [--episodes 6] [--study DIR]
 
-RUN: a run name with weights in docs/study/weights/ (its config from docs/study/runs/), or
-pretrained:NAME. Records `data/mspacman-fresh-s<seed>` (test episodes only) if missing. Writes
+RUN: a run name with weights in DIR/weights/ (its config from DIR/runs/; DIR is docs/study
+unless --study names another study's output folder), or pretrained:NAME. Records
+`data/mspacman-fresh-s<seed>` (test episodes only) if missing. Writes
 {predictor: {metric: {region or sprite group: per-episode (episodes, 16) lists}}} to OUT.json
 and prints mean placed / mass for the player and ghosts, and moving-area PSNR, per horizon.
 """
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--episodes", type=int, default=6)
+    parser.add_argument("--study", type=Path, default=STUDY, help="where the runs are kept")
     args = parser.parse_args(argv)
     recording = atari.Recording(
         train_episodes=0, test_episodes=args.episodes, frames=2000, seed=args.seed
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if name not in found:  # scored once: rerun to add predictors
             predict = evaluate.BASELINES.get(name)
             if predict is None:
-                predict = study.rollout_predictor(generator_of(name), test_dir, settings)
+                generator = generator_of(name, args.study)
+                predict = study.rollout_predictor(generator, test_dir, settings)
             found[name] = study.episode_scores(predict, test_dir, settings)
             files.write_json(args.out, found, indent=1)
         print(f"{name:24}", _line(found[name]), flush=True)

@@ -130,11 +130,19 @@ def add_train_parser(commands) -> None:
     flag(
         parser,
         None,
+        "--action_gates",
+        action="store_true",
+        help="with --actions, G takes the action as gates on its hidden maps rather than as "
+        "input planes (Oh et al.'s multiplicative interaction, per map)",
+    )
+    flag(
+        parser,
+        None,
         "--init_weights",
         metavar="NPZ",
         help="a new run's G starts from these kept weights (pretrained:NAME, or a .npz of the "
-        "study's weights) to fine-tune them; with --actions the action planes' weights start "
-        "at zero",
+        "study's weights) to fine-tune them; with --actions the action planes' (or gates') "
+        "weights start at zero",
     )
     flag(
         parser,
@@ -201,9 +209,12 @@ def _train_config(args, run_dir: Path):
     if curriculum is None:  # the resumed run's, its last stage to --steps; else one step ahead
         curriculum = config.extended(saved.curriculum, args.steps) if saved else ()
     actions = saved.actions if saved else ()
+    gates = saved.action_gates if saved else False
+    if args.action_gates and not args.actions:
+        raise AvgkitError("--action_gates: G gates its maps by the actions; pass --actions too")
     if args.actions:
-        actions = clips.action_set(args.clips_dir)
-    return dataclasses.replace(chosen, curriculum=curriculum, actions=actions)
+        actions, gates = clips.action_set(args.clips_dir), args.action_gates
+    return dataclasses.replace(chosen, curriculum=curriculum, actions=actions, action_gates=gates)
 
 
 def _curriculum(args) -> tuple | None:

@@ -13,14 +13,18 @@ Sizes. Scale k works at ceil(H / f) x ceil(W / f), f = config.scale_factors[k] (
 `pyramid` applies the same rule to targets, so losses and the discriminator see what G sees.
 
 Actions (`config.actions`, `avgkit train --actions`): G also gets the action taken towards the
-frame it predicts (the one held while the emulator produced it), as one-hot planes: n_actions
-channels, constant over the image, appended to the input of every scale (`with_actions`); D
-gets the same planes beside the frame it judges. Why planes and not Oh et al.'s multiplicative
-interaction (the encoded state times an action embedding, on a 2048-d fully connected layer):
-G is fully convolutional with no bottleneck where such a product could sit, and planes keep it
-so, at any frame size. A plane costs kernel x kernel x maps weights in the first layer of each
-scale: n_actions * k^2 * first-layer maps a scale, which the tests count by hand. Without
-actions nothing is appended: G and D are the paper's, weight for weight.
+frame it predicts (the one held while the emulator produced it), in one of two ways.
+- Planes (the default): n_actions one-hot channels, constant over the image, appended to the
+  input of every scale (`with_actions`). They cost n_actions * k^2 * first-layer maps a scale.
+  A constant plane can only add the same bias to a map everywhere in the image.
+- Gates (`config.action_gates`): every hidden map of every scale is multiplied by 1 + w[a, map],
+  a learned weight of the action a and the map. This is Oh et al.'s multiplicative interaction
+  (the encoded state times an action embedding) per map, so it acts where a map fires (on
+  Ms. Pac-Man, say) and G stays fully convolutional, at any frame size. They cost n_actions *
+  (the hidden maps) a scale. Their weights start at zero: a gated G first predicts as if it had
+  no actions.
+D gets the planes beside the frame it judges. The tests count both by hand. Without actions
+nothing is added: G and D are the paper's, weight for weight.
 """
 
 from __future__ import annotations
@@ -62,28 +66,40 @@ class Generator(PerScaleModel):
         predictions = []
         for x_k, g_k in zip(pyramid(frames, self.config), self.scales, strict=True):
             if not predictions:  # the coarsest scale has no coarser prediction
-                residual, base = g_k(with_actions(x_k, actions, self.config)), 0.0
+                residual, base = g_k(self._scale_input(x_k, actions)), 0.0
             else:
                 size = x_k.shape[1:3]
                 base = upsample_to(
                     predictions[-1], size if size.is_fully_defined() else tf.shape(x_k)[1:3]
                 )
                 inputs = tf.concat([x_k, base], axis=-1)
-                residual = g_k(with_actions(inputs, actions, self.config))
+                residual = g_k(self._scale_input(inputs, actions))
             predictions.append(tf.tanh(tf.cast(residual, tf.float32) + base))
         return predictions
+
+    def _scale_input(self, images, actions):
+        """What a scale reads: `images`, with the action planes, or with the one-hot actions
+        (batch, n_actions) beside them for its gates."""
+        if actions is None or not self.config.action_gates:
+            return with_actions(images, actions, self.config)
+        return [images, tf.one_hot(tf.cast(actions, tf.int32), len(self.config.actions))]
 
 
 def build_scale_generator(config: Config, k: int) -> keras.Model:
     """G'_k, the residual of scale k: (batch, h, w, c) -> (batch, h, w, 3), unbounded.
 
     c = 3 * hist_len at the coarsest scale, 3 * hist_len + 3 (the upsampled coarser prediction
-    next) above, + n_actions one-hot action planes last with `config.actions`. SAME
-    convolutions with kernels `g_kernel_sizes[k]`, ReLU between them, no activation on the last
-    one: the tanh comes after the coarser prediction is added.
+    next) above, + n_actions one-hot action planes last with `config.actions`. With
+    `config.action_gates` there are no planes: it reads [images, one-hot actions (batch,
+    n_actions)] and gates each hidden map. SAME convolutions with kernels `g_kernel_sizes[k]`,
+    ReLU between them, no activation on the last one: the tanh comes after the coarser
+    prediction is added.
     """
-    channels = 3 * config.hist_len + (3 if k > 0 else 0) + len(config.actions)
-    x = inputs = keras.Input(shape=(None, None, channels), name=f"g{k}_input")
+    gates = config.action_gates
+    channels = 3 * config.hist_len + (3 if k > 0 else 0) + (0 if gates else len(config.actions))
+    x = images = keras.Input(shape=(None, None, channels), name=f"g{k}_input")
+    if gates:
+        actions = keras.Input(shape=(len(config.actions),), name=f"g{k}_actions")
     maps, kernels = config.g_feature_maps[k], config.g_kernel_sizes[k]
     for i, (filters, kernel) in enumerate(zip((*maps, 3), kernels, strict=True)):
         last = i == len(maps)
@@ -94,7 +110,12 @@ def build_scale_generator(config: Config, k: int) -> keras.Model:
             activation=None if last else "relu",
             name=f"g{k}_residual" if last else f"g{k}_conv{i}",
         )(x)
-    return keras.Model(inputs, x, name=f"generator_scale{k}")
+        if gates and not last:  # the map times 1 + w[action, map]
+            w = keras.layers.Dense(
+                filters, use_bias=False, kernel_initializer="zeros", name=f"g{k}_gate{i}"
+            )(actions)
+            x = x * (1.0 + keras.ops.expand_dims(keras.ops.expand_dims(w, 1), 1))
+    return keras.Model([images, actions] if gates else images, x, name=f"generator_scale{k}")
 
 
 def unroll(generator, history, steps: int, actions=None) -> list[tuple[tf.Tensor, list[tf.Tensor]]]:

@@ -17,6 +17,7 @@ from avgkit import files
 from avgkit.errors import ConfigError, DataError
 
 PREFIX = "pretrained:"
+GATE = "_gate"  # in the name of every gate weight of G (avgkit.models.generator: g<k>_gate<i>)
 FOLDER = Path(__file__).parent
 
 
@@ -74,11 +75,16 @@ def load_weights(generator, path: Path) -> None:
 def start_from(generator, source: str | Path) -> None:
     """Set a new G's weights from `source` (a `save_weights` file, or `pretrained:NAME`) to
     fine-tune it. An action-conditioned G may start from a G without actions: the weights that
-    read its action planes (the last input channels of each scale's first layer, see
-    `avgkit.models.generator`) start at zero, so it first predicts exactly as that G did."""
+    read its action planes (the last input channels of each scale's first layer) or its gates
+    (see `avgkit.models.generator`) start at zero, so it first predicts exactly as that G did."""
     path = weights_path(source)
     arrays = _read_weights(path)
-    wanted = [tuple(w.shape) for w in generator.weights]
+    weights = generator.weights
+    gates = [GATE in w.path for w in weights]
+    if len(arrays) == gates.count(False) < len(weights):  # a G without gates: zeros for them
+        rest = iter(arrays)
+        arrays = [np.zeros(w.shape) if gate else next(rest) for w, gate in zip(weights, gates)]
+    wanted = [tuple(w.shape) for w in weights]
     n_actions = len(generator.config.actions)
     widened = [_with_action_inputs(a, shape, n_actions) for a, shape in zip(arrays, wanted)]
     if len(arrays) != len(wanted) or any(a is None for a in widened):
