@@ -80,11 +80,12 @@ FINE_TUNE = {
     "g_decay_steps": 0,
 }
 FINE_TUNE_FAST = {**FINE_TUNE, "g_learning_rate": 1e-3, "g_decay_steps": 4_000}
+ROLLOUT_STEPS = 2_000  # of 3-frame rollouts: see actions_rollout
 ROLLOUT_FINE_TUNE = {
     **FINE_TUNE_FAST,
-    "steps": 2_000,
-    "g_decay_steps": 2_000,
-    "curriculum": ((3, 2_000),),
+    "steps": ROLLOUT_STEPS,
+    "g_decay_steps": ROLLOUT_STEPS,
+    "curriculum": ((3, ROLLOUT_STEPS),),
 }
 VARIANTS = {
     "main": {},
