@@ -2,10 +2,11 @@
 docs/predictions.png.
 
 Records one Ms. Pac-Man test episode with `avgkit.data.atari` (cached under $AVGKIT_HOME, a few
-seconds), rolls `pretrained:l1_gdl` and `pretrained:adv_gdl` out 16 frames deep from four real
-frames, each later frame predicted from the frames before it (its own predictions included), and
-shows them beside the truth and copy_last (the last input frame again): as a GIF at the frames'
-own size, the four inputs first, and as a grid of horizons t+1, t+4, t+8 and t+16:
+seconds), rolls `pretrained:l1_gdl_long`, `pretrained:l1_gdl` and `pretrained:adv_gdl` out 16
+frames deep from four real frames, each later frame predicted from the frames before it (its own
+predictions included), and shows them beside the truth and the two baselines, copy_last (the last
+input frame again) and flow (its motion carried on): as a GIF at the frames' own size, the four
+inputs first, and as a grid of horizons t+1, t+4, t+8 and t+16:
 
     .venv/bin/python tools/readme_figure.py [--out docs/predictions] [--seed 0]
 """
@@ -29,7 +30,11 @@ from avgkit.config import HIST_LEN  # noqa: E402
 from avgkit.data import atari, pipeline  # noqa: E402
 
 HORIZONS = (1, 4, 8, 16)
-SHOWN = {"l1 + GDL": "l1_gdl", "adversarial + GDL": "adv_gdl"}  # label: shipped model
+SHOWN = {  # label: shipped model
+    "l1 + GDL, 100k steps": "l1_gdl_long",
+    "l1 + GDL": "l1_gdl",
+    "adversarial + GDL": "adv_gdl",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     inputs = pipeline.stack_frames(pipeline.to_unit(window[:, :HIST_LEN]))
     predictions = {label: evaluate.rollout(pretrained.load(name), inputs, depth)[0]
                    for label, name in SHOWN.items()}  # fmt: skip
-    predictions["copy_last"] = evaluate.copy_last(inputs, depth)[0]
+    for label, baseline in evaluate.BASELINES.items():
+        predictions[label] = baseline(inputs, depth)[0]
     columns = [HIST_LEN + h - 1 for h in HORIZONS]
     rows = [window[0, columns]] + [
         np.concatenate([pipeline.to_unit(window[0, :HIST_LEN]), frames])[columns]

@@ -1,7 +1,7 @@
 """Rebuild the models shipped in avgkit/pretrained/ from the study's results (`make pretrained`).
 
-For each shipped model (l1_gdl and adv_gdl, of the main recipe; actions, of the action-conditioned
-runs) it takes the study's best run
+For each shipped model (l1_gdl and adv_gdl, of the main recipe; l1_gdl_long, l1 + GDL trained ten
+times longer; actions, of the action-conditioned runs) it takes the study's best run
 (`study_summary.best_run`: PSNR over horizons 1-8, whole frame and moving areas averaged, in
 docs/study/summary.json), copies its float16 G weights, its
 config.json, and writes provenance.json: the command, steps, seed, recording, CPU, date, the
@@ -26,6 +26,7 @@ REPORTED = (1, 4, 8, 16)  # horizons whose scores the provenance lists
 SHIPPED = {
     "l1_gdl": ("l1_gdl", ("main",)),
     "adv_gdl": ("adv_gdl", ("main",)),
+    "l1_gdl_long": ("l1_gdl", ("long",)),
     "actions": ("*", ("actions", "actions_fast")),
 }
 
