@@ -30,7 +30,8 @@ def test_the_shipped_models_are_there_with_their_provenance():
         provenance = pretrained.provenance(name)
         assert provenance["name"] == f"pretrained:{name}"
         assert provenance["loss"] == (pretrained.config(name).loss)
-        assert name.startswith(provenance["loss"]) or name == "actions"
+        assert provenance["loss"] == name.removesuffix("_long") or name == "actions"
+        assert provenance["study_run"].startswith("long-") == name.endswith("_long")
         for key in ("command", "steps", "seed", "recording", "machine", "date", "scores"):
             assert key in provenance, key
         assert bool(pretrained.config(name).actions) == (name == "actions")

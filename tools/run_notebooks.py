@@ -37,7 +37,7 @@ GPU_DATA = {
 }
 # small preset, 2,000 steps a mode: about 2 minutes of training here (2 AVX-512 cores,
 # 2026-12-01); evaluated 16 frames deep (the study's depth: a short run's rollouts are blurs
-# long before that) on 13 test sequences; the longer profiles 64 deep, the TF1 README's figure
+# long before that) on 13 test sequences; the longer profiles 64 deep, the TF1 README's figure.
 # G at the preset's own rate: the notebooks' default, 1e-3, is for their short runs
 CPU_RUNS = {
     "preset": "small",
