@@ -134,6 +134,7 @@ TRAINING_KEYS = ("losses", "steps", "precision", "from", "init")  # keys of a va
 # frames at frameskip 4, so episodes are many rather than long (--frames is only a cap)
 RECORDING = atari.Recording(train_episodes=64, test_episodes=16, frames=2000, seed=1)
 CURVE_POINTS = 200  # rows of D's diagnostics kept per run
+CLIPS_MARK = "study_clips.txt"  # in a run folder: the clips it was trained on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,6 +252,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
         save=settings.test_freq,
     )
     steps = run.steps(settings)
+    _check_run_folder(run_dir, clips_dir)
     say(f"study: {run.name} ({steps} steps, {run.precision})")
     start = _start_from(run, out, work)
     init = VARIANTS[run.variant].get("init")
@@ -275,6 +277,8 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     except train.TrainingDiverged as error:  # a result too: recorded, and the study goes on
         say(f"study: {run.name} diverged ({error}); recorded in {out / 'runs'}")
         record["diverged"] = str(error)
+    finally:
+        _mark_run_folder(run_dir, clips_dir)
     seconds = time.perf_counter() - started
     log_path = run_dir / "results" / "train_log.csv"
     log = train.read_log(log_path) if log_path.exists() else []  # none if it diverged at once
@@ -299,6 +303,22 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
         },
         indent=1,
     )
+
+
+def _check_run_folder(run_dir: Path, clips_dir: Path) -> None:
+    """ConfigError if the run folder under --work was trained on other clips: two studies
+    (two --data) sharing one --work would otherwise resume each other's runs of one name."""
+    mark = run_dir / CLIPS_MARK
+    if mark.exists() and mark.read_text().strip() != str(clips_dir.resolve()):
+        raise ConfigError(
+            f"{run_dir}: a run of this name was trained there on {mark.read_text().strip()}, "
+            f"not on {clips_dir}; give this study its own --work"
+        )
+
+
+def _mark_run_folder(run_dir: Path, clips_dir: Path) -> None:
+    if run_dir.is_dir() and not (run_dir / CLIPS_MARK).exists():
+        (run_dir / CLIPS_MARK).write_text(f"{clips_dir.resolve()}\n")
 
 
 def _start_from(run: Run, out: Path, work: Path) -> Path | None:

@@ -72,6 +72,20 @@ def test_a_finished_run_is_skipped_and_other_settings_are_refused(finished, monk
                         **common)  # fmt: skip
 
 
+def test_a_run_folder_trained_on_other_clips_is_not_resumed_by_another_study(finished):
+    root, common, _ = finished
+    assert (common["work"] / "main-l1_gdl-s0" / study.CLIPS_MARK).read_text().strip() == str(
+        (root / "data" / "clips").resolve()
+    )
+    shutil.copytree(root / "data", root / "other_data")  # the same frames in another folder
+    with pytest.raises(ConfigError, match=r"main-l1_gdl-s0: a run of this name was trained "
+                       r"there on .*/data/clips, not on .*other_data/clips; give this study "
+                       r"its own --work"):  # fmt: skip
+        study.run_study(root / "other_out", RUNS[:1], SETTINGS,
+                        **{**common, "data": root / "other_data"})  # fmt: skip
+    assert not (root / "other_out" / "runs").exists()
+
+
 def test_the_command_refuses_a_resumed_study_of_other_settings_in_one_line(finished, capsys):
     root, _, _ = finished
     code = cli.main(["study", "--out", str(root / "out"), "--steps", "5"])
