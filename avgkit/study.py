@@ -128,8 +128,18 @@ VARIANTS = {
     # the actions as gates on G's hidden maps rather than input planes, which act where a map
     # fires (on her) rather than as one bias over the whole crop; twin: no_actions_rollout
     "gates_rollout": {**ROLLOUT_FINE_TUNE, "actions": MSPACMAN_ACTIONS, "action_gates": True},
+    # adv + GDL on rollouts with a D that counts: D by Adam at 1e-3 (ten times D_ADAM's rate;
+    # at 1e-4 it ended at chance) weighing five times more (lambda_adv 0.05, adv_high's); its
+    # l1 + GDL twin, which has no D, is no_actions_rollout's
+    "strong_d_rollout": {
+        **ROLLOUT_FINE_TUNE,
+        "losses": ("adv_gdl",),
+        "d_learning_rate": 1e-3,
+        "lam_adv": 0.05,
+        "twin": "no_actions_rollout",
+    },
 }
-TRAINING_KEYS = ("losses", "steps", "precision", "from", "init")  # keys of a variant not config
+TRAINING_KEYS = ("losses", "steps", "precision", "from", "init", "twin")  # not config keys
 # 64 train + 16 test episodes: a random policy meets game over after about 300-800 recorded
 # frames at frameskip 4, so episodes are many rather than long (--frames is only a cap)
 RECORDING = atari.Recording(train_episodes=64, test_episodes=16, frames=2000, seed=1)

@@ -41,6 +41,7 @@ VARIANT_PAIRS = (
     ("actions_rollout", "no_actions_rollout"),
     ("gates_rollout", "no_actions_rollout"),
     ("no_actions_rollout", "no_actions_fast"),
+    ("no_actions_rollout", "long"),  # the fine-tune against the run it starts from
 )
 ROLLOUT_WINDOW = 0  # the test window rollout.png shows: the first of the first test episode
 ROLLOUT_HORIZONS = (1, 4, 8, 16)
@@ -77,22 +78,14 @@ def summarize(out: str | Path, test_dir: str | Path, settings: Settings = Settin
         },
     }
     for first, second in PAIRS:  # the main recipe, then each variant, against its twin:
-        # the variant's own run of `second` where the variant trains both, else main's
+        # the variant's own run of `second` where the variant trains both, else its "twin"
+        # variant's, else main's
         variants = sorted({run["variant"] for run in runs.values() if run["loss"] == first})
         for variant in sorted(variants, key=lambda v: v != "main"):
-            trains_both = (
-                second in VARIANTS[variant].get("losses", ()) if variant in VARIANTS else False
-            )
+            recipe = VARIANTS.get(variant, {})
+            twin = variant if second in recipe.get("losses", ()) else recipe.get("twin", "main")
             key = f"{first} - {second}" if variant == "main" else f"{variant} {first} - {second}"
-            _pair(
-                summary,
-                key,
-                runs,
-                scores,
-                (variant, first),
-                (variant if trains_both else "main", second),
-                mean_ci,
-            )
+            _pair(summary, key, runs, scores, (variant, first), (twin, second), mean_ci)
     for first, second in VARIANT_PAIRS:  # one loss, two recipes: what the recipe changes
         for loss in SHIPPABLE:
             key = f"{first} {loss} - {second} {loss}"

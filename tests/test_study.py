@@ -167,6 +167,31 @@ def test_a_variant_is_paired_with_the_main_recipes_twin_of_its_seed(finished):
     assert "## no_extra adv_gdl - l1_gdl, a variant" in (out / "summary.md").read_text()
 
 
+def test_a_variant_training_only_adv_gdl_is_paired_with_its_named_twins_l1_gdl(
+    finished, monkeypatch
+):
+    root, common, _ = finished
+    out = root / "twinned"
+    shutil.copytree(root / "out", out)
+    monkeypatch.setitem(  # main's l1_gdl at another rate, so that the twins differ
+        study.VARIANTS, "base", {"losses": ("l1_gdl",), "steps": 2, "g_learning_rate": 0.01}
+    )
+    monkeypatch.setitem(study.VARIANTS, "strong", {
+        "losses": ("adv_gdl",), "steps": 2, "lam_adv": 0.05, "twin": "base",
+    })  # fmt: skip
+    runs = [study.Run("l1_gdl", 0, "base"), study.Run("adv_gdl", 0, "strong")]
+    study.run_study(out, runs, SETTINGS, **common)
+    summary = json.loads(study_summary.summarize(out, root / "data" / "Test", SETTINGS).read_text())
+    strong, base, main = (
+        np.array(json.loads((out / "runs" / f"{name}.json").read_text())["scores"]["psnr"]
+                 ["moving"], float)
+        for name in ("strong-adv_gdl-s0", "base-l1_gdl-s0", "main-l1_gdl-s0")
+    )  # fmt: skip
+    paired = summary["paired"]["strong adv_gdl - l1_gdl"]["psnr"]["moving"]
+    np.testing.assert_allclose(paired["mean"], np.nanmean(strong - base, axis=0), atol=1e-3)
+    assert not np.allclose(paired["mean"], np.nanmean(strong - main, axis=0), atol=1e-3)
+
+
 def test_a_run_that_diverges_is_recorded_and_the_study_goes_on(finished, monkeypatch):
     root, common, _ = finished
     out = root / "diverged"
