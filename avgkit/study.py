@@ -319,8 +319,8 @@ def _check_run_folder(run_dir: Path, clips_dir: Path) -> None:
     """ConfigError if the run folder under --work was trained on other clips: two studies
     (two --data) sharing one --work would otherwise resume each other's runs of one name."""
     mark = run_dir / CLIPS_MARK
-    trained_on = mark.read_text().strip() if mark.exists() else str(clips_dir.resolve())
-    if trained_on != str(clips_dir.resolve()):
+    trained_on = mark.read_text().strip() if mark.exists() else None
+    if trained_on not in (None, str(clips_dir.resolve())):
         raise ConfigError(
             f"{run_dir}: a run of this name was trained there on {trained_on}, "
             f"not on {clips_dir}; give this study its own --work"
