@@ -394,13 +394,14 @@ def _score_from_weights(run: Run, settings, test_dir, out, progress) -> None:
 
 def discriminator_at_end(run_dir: Path, config, test_dir, seed: int, count: int = 256) -> dict:
     """D of the run's last checkpoint on `count` training-like crops cut from the test videos:
-    its mean sigmoid per scale on real, generated and mismatched frames (`Trainer.d_scores`)."""
+    its mean sigmoid per scale on real, generated and mismatched frames (`Trainer.d_scores`),
+    each crop judged with its frames' recorded actions when the run is action-conditioned."""
     from avgkit import checkpoints, train
 
     trainer = train.Trainer(config, adversarial=True, seed=seed)
     train.restore(trainer, checkpoints.resolve_checkpoint(run_dir, config))
-    clips = train.heldout_clips(test_dir, config, seed, count)
-    return {name: _rounded(values) for name, values in trainer.d_scores(clips).items()}
+    clips, actions = train.heldout_examples(test_dir, config, seed, count)
+    return {name: _rounded(values) for name, values in trainer.d_scores(clips, actions).items()}
 
 
 def episode_scores(

@@ -112,8 +112,8 @@ def test_the_stats_log_carries_d_per_scale_and_the_held_out_score(data, tmp_path
 
 
 def test_held_out_clips_are_cut_from_the_test_videos(data):
-    clips = train_lib.heldout_clips(data / "Test", TINY, seed=0, count=10)
-    assert clips.shape == (10, 32, 32, 15) and clips.dtype == np.uint8
+    clips, actions = train_lib.heldout_examples(data / "Test", TINY, seed=0, count=10)
+    assert clips.shape == (10, 32, 32, 15) and clips.dtype == np.uint8 and actions is None
     train_clips = {c.tobytes() for c in batches(data, TINY)[0]}
     assert not train_clips & {c.tobytes() for c in clips}
 
@@ -183,7 +183,9 @@ def test_held_out_clips_come_with_their_frames_actions(tmp_path):
     written = write_actions(tmp_path, seed=4)["v"]
     acting = dataclasses.replace(TINY, actions=ACTION_SET)
     clips, actions = train_lib.heldout_examples(tmp_path / "Test", acting, seed=0, count=10)
-    np.testing.assert_array_equal(clips, train_lib.heldout_clips(tmp_path / "Test", TINY, 0, 10))
+    np.testing.assert_array_equal(
+        clips, train_lib.heldout_examples(tmp_path / "Test", TINY, 0, 10)[0]
+    )
     expected = np.array([ACTION_SET.index(name) for name in written])
     np.testing.assert_array_equal(actions, expected[frame_indices(clips)])
     assert train_lib.heldout_examples(tmp_path / "Test", TINY, 0, 10)[1] is None

@@ -277,14 +277,17 @@ def test_an_init_variant_fine_tunes_kept_weights_with_the_players_actions(finish
     out = root / "acting"
     shutil.copytree(root / "out", out)
     monkeypatch.setitem(study.VARIANTS, "acting", {
-        "losses": ("l1_gdl",), "steps": 2, "init": "main-l1_gdl-s0",
+        "losses": ("l1_gdl", "adv_gdl"), "steps": 2, "init": "main-l1_gdl-s0",
         "actions": study.MSPACMAN_ACTIONS,
     })  # fmt: skip
-    run = study.Run("l1_gdl", 0, "acting")
-    study.run_study(out, [run], SETTINGS, **common)
+    runs = [study.Run("l1_gdl", 0, "acting"), study.Run("adv_gdl", 0, "acting")]
+    study.run_study(out, runs, SETTINGS, **common)
     scored = json.loads((out / "runs" / "acting-l1_gdl-s0.json").read_text())
     assert scored["config"]["actions"] == list(study.MSPACMAN_ACTIONS)
     assert np.isfinite(scored["scores"]["psnr"]["whole"]).all()
+    judged = json.loads((out / "runs" / "acting-adv_gdl-s0.json").read_text())
+    at_end = judged["discriminator_at_end"]  # D judged the held-out crops with their actions
+    assert all(0 < p < 1 for name in ("real", "generated", "mismatched") for p in at_end[name])
     with (
         np.load(out / "weights" / "main-l1_gdl-s0.npz") as a,
         np.load(out / "weights" / "acting-l1_gdl-s0.npz") as b,

@@ -282,15 +282,11 @@ def run_rollout_test(generator, tests, run_dir: Path, step: int, writer) -> Path
     return folder
 
 
-def heldout_clips(test_dir, config: Config, seed: int, count: int = HELDOUT_CLIPS) -> np.ndarray:
-    """uint8 (count, crop, crop, 3 * (hist_len + 1)): training-like clips (movement filter
-    included) cut from the test videos, a few from each, for D's held-out score."""
-    return heldout_examples(test_dir, config, seed, count)[0]
-
-
 def heldout_examples(test_dir, config: Config, seed: int, count: int = HELDOUT_CLIPS):
-    """`heldout_clips`, and with `config.actions` the actions of their frames, uint8
-    (count, hist_len + 1), from the test videos' actions.csv (else None)."""
+    """uint8 (count, crop, crop, 3 * (hist_len + 1)): training-like clips (movement filter
+    included) cut from the test videos, a few from each, for D's held-out score; and with
+    `config.actions` the actions of their frames, uint8 (count, hist_len + 1), from the test
+    videos' actions.csv (else None)."""
     videos, _ = frames_lib.list_videos(test_dir, min_frames=config.hist_len + 1)
     if not videos:
         raise DataError(f"-t/--test_dir {test_dir}: no video of {config.hist_len + 1} frames")
