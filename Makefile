@@ -6,6 +6,8 @@ PROFILE ?= cpu
 # `make test` runs pytest on WORKERS processes (xdist: a notebook or a test file each); 0 runs one
 WORKERS ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# xdist hands out files in the order given: the two longest first, so that the workers end together
+LONGEST := notebooks/06_evaluation.ipynb notebooks/04_losses.ipynb
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .DEFAULT_GOAL := help
@@ -28,7 +30,8 @@ run-all: setup ## run every notebook with papermill into runs/notebooks (PROFILE
 
 test: setup lint ## ruff, notebook cleanliness, pytest and nbval (fresh $$AVGKIT_HOME)
 	$(BIN)/python tools/nbclean.py --check $(NOTEBOOKS)
-	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(NOTEBOOKS) -n $(WORKERS) --dist loadfile \
+	AVGKIT_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(LONGEST) tests $(filter-out $(LONGEST),$(NOTEBOOKS)) \
+		-n $(WORKERS) --dist loadfile --no-loadscope-reorder \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-browser: setup ## the slider and the joystick in a real JupyterLab and Chromium (needs `apt-get install -y chromium`)

@@ -1,7 +1,7 @@
 """Run the notebook series headlessly with papermill into runs/notebooks/ (`make run-all`).
 
 A profile sets each notebook's parameters: `cpu` (default) runs a fuller version of every
-notebook on a laptop CPU; `cpu-long` trains the same model forty times longer, to answer the
+notebook on a laptop CPU; `cpu-long` trains the same model eighty times longer, to answer the
 adversarial question on a CPU; `gpu` runs the paper-size model. Each notebook runs with its folder
 as working directory, as under nbval and JupyterLab. Notebook 00 runs last, so that it shows
 this run's results.
@@ -35,18 +35,25 @@ GPU_DATA = {
     "frames_per_episode": 1000,
     "num_clips": 500_000,
 }
-# small preset, 2,000 steps a mode: about 2 minutes of training here (2 AVX-512 cores,
-# 2026-12-01); evaluated 16 frames deep (the study's depth: a short run's rollouts are blurs
-# long before that) on 13 test sequences; the longer profiles 64 deep, the TF1 README's figure.
-# G at the preset's own rate: the notebooks' default, 1e-3, is for their short runs
+# small preset, 1,000 steps a mode at the notebooks' rate (G by Adam at 1e-3): the fixed batch's
+# sprites appear, and the whole series stays within about 15 minutes on 2 AVX2 cores
+# (docs/performance.md); evaluated 16 frames deep (the study's depth) on 4 windows of each
+# test episode; the longer profiles 64 deep, the TF1 README's figure.
 CPU_RUNS = {
     "preset": "small",
-    "adversarial_steps": 2000,
-    "non_adversarial_steps": 2000,
+    "adversarial_steps": 1000,
+    "non_adversarial_steps": 1000,
+    "g_learning_rate": 1e-3,
+}
+CPU_EVALUATION = {"recursions": 16, "sequences_per_video": 4}
+# 80,000 steps a mode, G at the preset's own rate (1e-4: 1e-3 is for short runs): about 1 hour
+# 10 minutes of training on 2 AVX-512 cores (2026-12-01)
+CPU_LONG_RUNS = {
+    **CPU_RUNS,
+    "adversarial_steps": 80_000,
+    "non_adversarial_steps": 80_000,
     "g_learning_rate": 1e-4,
 }
-# forty times longer: about 1 hour 10 minutes of training here
-CPU_LONG_RUNS = {**CPU_RUNS, "adversarial_steps": 80_000, "non_adversarial_steps": 80_000}
 # the paper preset at the TF1 README's step counts (about 24 hours a mode on a GTX 980 Ti)
 GPU_RUNS = {
     "preset": "paper",
@@ -59,7 +66,7 @@ PROFILES = {
     "cpu": {
         "01_data.ipynb": CPU_DATA,
         "05_training.ipynb": {**CPU_DATA, **CPU_RUNS},
-        "06_evaluation.ipynb": {**CPU_DATA, **CPU_RUNS, "recursions": 16},
+        "06_evaluation.ipynb": {**CPU_DATA, **CPU_RUNS, **CPU_EVALUATION},
     },
     "cpu-long": {
         "01_data.ipynb": CPU_DATA,
