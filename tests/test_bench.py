@@ -142,6 +142,20 @@ def test_train_section(results):
     assert set(train["goals"]) == {"loss_tracking", "tiny_rollout_step_cost"}  # presets that ran
 
 
+def test_the_rollout_step_goal_is_the_costliest_k():
+    """The goal's value is the largest ratio over K > 1, so one costly K fails it."""
+    ratios = {1: 1.0, 3: 0.8, 5: 1.2, 2: 0.9}
+    timings = {f"k{k}": {"ratio_to_k_times_one_step": r} for k, r in ratios.items()}
+    results = {
+        "presets": {},
+        "mixed": {},
+        "rollout_training": {"official": timings},
+        "loss_tracking": {"max_relative_difference": 0.0},
+    }
+    cost = bench_train._goals(results)["official_rollout_step_cost"]
+    assert cost["value"] == 1.2 and cost["met"] is False
+
+
 def test_rollout_section(results):
     rollout = results["rollout"]
     assert rollout["frame_size"] == [210, 160] and rollout["batch_size"] == 8
