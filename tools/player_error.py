@@ -5,8 +5,9 @@ study's test windows of a recording (4 + 16 frames, up to 8 a test episode): her
     python tools/player_error.py RUN [RUN ...] [--test_dir data/mspacman-fresh-s11/Test]
         [--study docs/study/player_crops]
 
-RUN: a run name with weights in <study>/weights/, pretrained:NAME, or copy_last. An
-action-conditioned generator is fed the actions recorded towards each frame it predicts. Per
+RUN: a run name with weights in <study>/weights/, pretrained:NAME, or a baseline (copy_last,
+flow). An action-conditioned generator is fed the actions recorded towards each frame it
+predicts (`avgkit.study.rollout_predictor`). Per
 horizon it prints: `shown`, the share of windows whose prediction shows her at all (where the
 truth does); `error`, the median distance in pixels between the predicted and true centres;
 `way`, among windows where she really moved at least MIN_MOVE pixels from the last input frame
@@ -22,13 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from avgkit import config, evaluate, play
+from avgkit import config, evaluate, play, study
 from avgkit.data import pipeline
 from avgkit.data.frames import to_uint8
 
+sys.path.insert(0, str(Path(__file__).parent))
+from score_fresh import generator_of  # noqa: E402
+
 HORIZONS = (1, 4, 8, 16)
-RECURSIONS = 16
-WINDOWS_PER_EPISODE = 8  # the study's
+SETTINGS = study.Settings()  # the study's windows: 8 a test episode, 16 frames deep
 MIN_MOVE = 4.0  # pixels: a shorter real move has no direction to match
 
 
@@ -39,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, default=Path("docs/study/player_crops"))
     args = parser.parse_args(argv)
     hist_len = config.HIST_LEN
-    windows, _ = pipeline.test_sequences(args.test_dir, hist_len, RECURSIONS, WINDOWS_PER_EPISODE)
+    windows, _ = pipeline.test_sequences(
+        args.test_dir, hist_len, SETTINGS.recursions, SETTINGS.windows_per_episode
+    )
     truth = windows[:, hist_len:]
     start = [play.player_position(frame) for frame in windows[:, hist_len - 1]]
     for run in args.runs:
@@ -51,22 +56,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def predictions(run: str, windows: np.ndarray, test_dir: Path, study_dir: Path) -> np.ndarray:
-    """uint8 (windows, RECURSIONS, H, W, 3): the run's rollout of each window's history."""
-    hist_len = config.HIST_LEN
-    if run == "copy_last":
-        return np.repeat(windows[:, hist_len - 1 : hist_len], RECURSIONS, axis=1)
-    sys.path.insert(0, str(Path(__file__).parent))
-    from score_fresh import generator_of
-
-    generator = generator_of(run, study_dir)
-    actions = None
-    if generator.config.actions:
-        recorded = pipeline.test_actions(
-            test_dir, hist_len, RECURSIONS, generator.config.actions, WINDOWS_PER_EPISODE
-        )
-        actions = recorded[:, hist_len:]
-    inputs = pipeline.stack_frames(pipeline.to_unit(windows[:, :hist_len]))
-    return to_uint8(evaluate.rollout(generator, inputs, RECURSIONS, actions=actions))
+    """uint8 (windows, recursions, H, W, 3): the run's rollout of each window's history."""
+    predict = evaluate.BASELINES.get(run)
+    if predict is None:
+        predict = study.rollout_predictor(generator_of(run, study_dir), test_dir, SETTINGS)
+    inputs = pipeline.stack_frames(pipeline.to_unit(windows[:, : config.HIST_LEN]))
+    return to_uint8(predict(inputs, SETTINGS.recursions))
 
 
 def horizon_line(start: list, truth: np.ndarray, predicted: np.ndarray) -> str:
