@@ -97,6 +97,22 @@ def test_process_writes_shards_and_manifest(frame_root):
         assert any(find_crop(video, clip) for video in videos)
 
 
+def test_the_fixed_batch_is_the_first_shards_most_moving_clips(frame_root):
+    from avgkit import config, train  # TensorFlow: only this test needs it
+
+    out = frame_root / "clips"
+    clips.process(frame_root / "Train", out, 100, seed=3, shard_size=64, progress=False)
+    first = clips.load_shard(
+        out / json.loads((out / "manifest.json").read_text())["shards"][0]["file"]
+    )
+    moves = [tf1_movement(clip) for clip in first]
+    rows = sorted(np.argsort(moves)[-4:])  # the four highest scores, in shard order
+    assert min(moves[r] for r in rows) > np.median(moves)  # some clips move more than others
+    batches = train.ShardBatches(out, config.preset("tiny"), seed=0)
+    np.testing.assert_array_equal(batches.fixed(4), first[rows])
+    batches.close()
+
+
 def test_same_seed_same_clips_whatever_the_workers(frame_root):
     one = clips.process(
         frame_root / "Train",

@@ -263,6 +263,14 @@ def read_shard(clips_dir: str | Path, manifest: dict, index: int, actions: bool 
         ) from None
 
 
+def most_moving(clips_dir: str | Path, manifest: dict, index: int, count: int) -> np.ndarray:
+    """The rows of the `count` clips of shard `index` that move most (the highest movement
+    scores, `movement_score`), in shard order: int (min(count, clips in the shard),)."""
+    with np.load(Path(clips_dir) / manifest["shards"][index]["file"]) as shard:
+        scores = shard["scores"]
+    return np.sort(np.argsort(-scores, kind="stable")[:count])
+
+
 def load_shard(path: str | Path, entry: dict | None = None, actions: bool = False):
     """The clips of one shard, uint8 (n, crop, crop, 3 * clip_length); with `actions`, the pair
     (clips, actions), actions uint8 (n, clip_length), the action of every frame of each clip.

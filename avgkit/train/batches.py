@@ -69,10 +69,11 @@ class ShardBatches:
         return self._step_rows(self._actions, step, per_frame=1)
 
     def fixed(self, count: int) -> np.ndarray:
-        """The first `count` clips of the first shard: a batch that stays the same all run,
-        uint8 (count, crop, crop, 3 * (hist_len + 1))."""
-        clips = clips_lib.read_shard(self.clips_dir, self.manifest, 0)[:count]
-        return clips[..., : 3 * (self.config.hist_len + 1)]
+        """The `count` clips of the first shard that move most, in shard order: a batch that
+        stays the same all run and shows sprites rather than still maze, uint8 (count, crop,
+        crop, 3 * (hist_len + 1))."""
+        clips = clips_lib.read_shard(self.clips_dir, self.manifest, 0)
+        return clips[self._fixed_rows(count), ..., : 3 * (self.config.hist_len + 1)]
 
     def fixed_actions(self, count: int) -> np.ndarray | None:
         """The actions of the frames of `fixed(count)`, uint8 (count, hist_len + 1); None
@@ -80,7 +81,10 @@ class ShardBatches:
         if not self.with_actions:
             return None
         _, actions = clips_lib.read_shard(self.clips_dir, self.manifest, 0, actions=True)
-        return actions[:count, : self.config.hist_len + 1]
+        return actions[self._fixed_rows(count), : self.config.hist_len + 1]
+
+    def _fixed_rows(self, count: int) -> np.ndarray:
+        return clips_lib.most_moving(self.clips_dir, self.manifest, 0, count)
 
     def block_clips(self, block: int) -> np.ndarray:
         """All clips of a block in order: uint8 (per_step * block_steps * batch_size, crop, crop,
