@@ -4,7 +4,9 @@ training used, as the study scores its test set (windows of 4 + 16 frames, per-e
     python tools/score_fresh.py OUT.json RUN [RUN ...] [--seed 11] [--episodes 6] [--study DIR]
 
 RUN: a run name with weights in DIR/weights/ (its config from DIR/runs/; DIR is docs/study
-unless --study names another study's output folder), or pretrained:NAME. Records
+unless --study names another study's output folder), pretrained:NAME, or a checkpoint
+(runs/<name>/checkpoints/ckpt-<step>, its run's config.json beside it), to follow a run
+along its training. Records
 `data/mspacman-fresh-s<seed>` (test episodes only) if missing. Writes
 {predictor: {metric: {region or sprite group: per-episode (episodes, 16) lists}}} to OUT.json
 and prints mean placed / mass for the player and ghosts, and moving-area PSNR, per horizon.
@@ -28,9 +30,12 @@ SHOWN = (1, 4, 8, 16)
 
 
 def generator_of(run: str, study_dir: Path = STUDY):
-    """The generator of pretrained:NAME, or of a run kept in `study_dir` (runs/, weights/)."""
+    """The generator of pretrained:NAME, of a checkpoint prefix, or of a run kept in
+    `study_dir` (runs/, weights/)."""
     if run.startswith(pretrained.PREFIX):
         return pretrained.load(run)
+    if Path(f"{run}.index").exists():
+        return evaluate.load_generator(run)
     saved = json.loads((study_dir / "runs" / f"{run}.json").read_text())
     generator = models.build_generator(config.from_dict(saved["config"]))
     pretrained.load_weights(generator, study_dir / "weights" / f"{run}.npz")
