@@ -85,10 +85,28 @@ def test_d_adam_is_crispest_but_less_accurate_and_drifts(summary):
 def test_one_seed_variants(summary):
     no_extra = summary["paired"]["no_extra adv_gdl - l1_gdl"]
     assert no_extra["crispness"]["moving"]["ci_high"][0] < 0, "no_extra is no crisper at t+1"
-    assert _above(no_extra["psnr"]["moving"], 16), "no_extra a little more accurate late"
+    assert _below(no_extra["sprite_placed"]["player"], 4), "no_extra places her worse at t+4"
     high = summary["paired"]["adv_high adv_gdl - l1_gdl"]
     assert _below(high["psnr"]["moving"], 1), "adv_high, like the recipe, less accurate at t+1"
     assert "adv_high-adv_gdl-s0" in summary["diverged"], "adv_high of seed 0 diverged"
+
+
+def test_the_adversarial_term_places_her_better_a_few_frames_ahead_only(summary):
+    """'It places Ms. Pac-Man better at t+4, no longer at t+16'; D by Adam 'keeps far more of
+    Ms. Pac-Man at t+16'; ten times the steps 'does more than any variant'."""
+    main = summary["paired"]["adv_gdl - l1_gdl"]["sprite_placed"]["player"]
+    assert _above(main, 4) and not _above(main, 16)
+    d_adam = summary["paired"]["d_adam adv_gdl - l1_gdl"]["sprite_mass"]["player"]
+    assert _above(d_adam, 16) and d_adam["mean"][15] > 0.3
+    long = summary["paired"]["long l1_gdl - main l1_gdl"]
+    for metric in ("sprite_placed", "sprite_mass"):
+        best_variant = max(
+            table[metric]["player"]["mean"][3]
+            for name, table in summary["paired"].items()
+            if metric in table and not name.startswith("long")
+        )
+        assert _above(long[metric]["player"], 4), metric
+        assert long[metric]["player"]["mean"][3] > best_variant, metric
 
 
 def test_the_recipe_and_the_variants_are_what_the_notebook_says():
@@ -126,6 +144,14 @@ def test_the_main_recipes_d_checks_the_history_but_not_the_frames(summary):
         assert all(d["mismatched"][k] < 0.05 for k in FINE), name
     for name in [n for n in summary["diagnostics_at_end"] if n.startswith("main-adv_gdl")]:
         assert all(summary["diagnostics_at_end"][name][f"adv_share_{k}"] < 0.01 for k in FINE), name
+
+
+def test_the_main_recipes_d_tells_generated_frames_apart_only_at_the_coarse_scales(summary):
+    """'it tells generated frames apart only at the coarse scales (0.43 against 0.74 at 1/4)'
+    (seed 2, the run the notebook shows)."""
+    d = summary["discriminator_at_end"]["main-adv_gdl-s2"]
+    gaps = [d["real"][k] - d["generated"][k] for k in range(4)]
+    assert gaps[1] > 0.2 and gaps[0] > 0.05 and all(gaps[k] < 0.02 for k in FINE), gaps
 
 
 def test_a_faster_d_sees_the_generated_frames(summary):
