@@ -108,6 +108,9 @@ def training_run(
         "adversarial": adversarial,
         "seed": seed,
         "frequencies": dataclasses.asdict(frequencies),
+        # the clips its images show (`ShardBatches.fixed`); runs cached before 2026-12-04
+        # showed the first four, and are not found again
+        "fixed_batch": "most moving",
     }
     mode = "adversarial" if adversarial else "non-adversarial"
     run_dir = cache_dir("training", f"{config.name}-{mode}-{steps}", params)

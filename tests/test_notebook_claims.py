@@ -92,12 +92,13 @@ def test_one_seed_variants(summary):
 
 
 def test_the_adversarial_term_places_her_better_a_few_frames_ahead_only(summary):
-    """'It places Ms. Pac-Man better at t+4, no longer at t+16'; D by Adam 'keeps far more of
-    Ms. Pac-Man at t+16'; ten times the steps 'does more than any variant'."""
+    """'It places Ms. Pac-Man better at t+4, no longer at t+16'; D by Adam's 'extra yellow ...
+    at t+16 ... is not her in place'; ten times the steps 'does more than any variant'."""
     main = summary["paired"]["adv_gdl - l1_gdl"]["sprite_placed"]["player"]
     assert _above(main, 4) and not _above(main, 16)
-    d_adam = summary["paired"]["d_adam adv_gdl - l1_gdl"]["sprite_mass"]["player"]
-    assert _above(d_adam, 16) and d_adam["mean"][15] > 0.3
+    d_adam = summary["paired"]["d_adam adv_gdl - l1_gdl"]
+    assert _above(d_adam["sprite_mass"]["player"], 16)
+    assert abs(d_adam["sprite_placed"]["player"]["mean"][15]) < 0.05
     long = summary["paired"]["long l1_gdl - main l1_gdl"]
     for metric in ("sprite_placed", "sprite_mass"):
         best_variant = max(

@@ -35,10 +35,10 @@ GPU_DATA = {
     "frames_per_episode": 1000,
     "num_clips": 500_000,
 }
-# small preset, 1,000 steps a mode at the notebooks' rate (G by Adam at 1e-3): the fixed batch's
-# sprites appear as blobs, and the whole series takes about 10 minutes on 2 AVX2 cores
-# (docs/performance.md); evaluated 16 frames deep (the study's depth) on 4 windows of each
-# test episode; the longer profiles 64 deep, the TF1 README's figure.
+# small preset, 1,000 steps a mode at the notebooks' rate (G by Adam at 1e-3): sprites appear as
+# patches in their places on the fixed batch, and the whole series takes about 10 minutes on 2
+# AVX2 cores (docs/performance.md); evaluated 16 frames deep (the study's depth) on 4 windows of
+# each test episode; the longer profiles 64 deep, the TF1 README's figure.
 CPU_RUNS = {
     "preset": "small",
     "adversarial_steps": 1000,
