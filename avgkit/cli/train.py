@@ -51,7 +51,7 @@ def add_train_parser(commands) -> None:
     for name, default, what in (
         ("--stats_freq", 10, "print loss and error stats"),
         ("--summary_freq", 100, "write TensorBoard summaries"),
-        ("--img_save_freq", 1000, "save images of a fixed batch"),
+        ("--img_save_freq", 1000, "save images of a fixed batch (the 4 most moving clips)"),
         ("--test_freq", 5000, "test on full frames"),
         ("--model_save_freq", 10000, "save a checkpoint"),
     ):
