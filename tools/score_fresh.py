@@ -32,9 +32,7 @@ SHOWN = (1, 4, 8, 16)
 def generator_of(run: str, study_dir: Path = STUDY):
     """The generator of pretrained:NAME, of a checkpoint prefix, or of a run kept in
     `study_dir` (runs/, weights/)."""
-    if run.startswith(pretrained.PREFIX):
-        return pretrained.load(run)
-    if Path(f"{run}.index").exists():
+    if run.startswith(pretrained.PREFIX) or Path(f"{run}.index").exists():
         return evaluate.load_generator(run)
     saved = json.loads((study_dir / "runs" / f"{run}.json").read_text())
     generator = models.build_generator(config.from_dict(saved["config"]))
