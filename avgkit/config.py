@@ -98,6 +98,12 @@ class Config:
     # action and the map (a per-map form of Oh et al.'s multiplicative interaction; see
     # avgkit.models.generator). D takes the planes either way.
     action_gates: bool = False
+    # A D held back (`avgkit train --adv_gradient_cap C`): at each scale, the adversarial term's
+    # gradient on G's prediction is at most C times the norm of the Lp + GDL terms' gradient
+    # there (the term's weight lowered for the step where it is larger), so its share of G's
+    # gradient, as `Trainer.diagnostics` measures it, stays at or below C / (1 + C). 0: no cap,
+    # the paper. A form of VQGAN's adaptive weight (Esser et al., CVPR 2021, eq. 7), per scale.
+    adv_gradient_cap: float = 0.0
 
     def rollout_steps(self, step: int) -> int:
         """K, the frames G predicts in a row at training step `step` (0-based; 1 past the end)."""
@@ -119,11 +125,11 @@ class Config:
         _validate(self)
 
     def to_dict(self) -> dict:
-        """The fields by name; `actions`, `action_gates` and `curriculum` only when set, so that
-        a model without them has the config.json (and the cache keys, avgkit.home) it had
-        before."""
+        """The fields by name; `actions`, `action_gates`, `curriculum` and `adv_gradient_cap`
+        only when set, so that a model without them has the config.json (and the cache keys,
+        avgkit.home) it had before."""
         values = dataclasses.asdict(self)
-        for field in ("actions", "action_gates", "curriculum"):
+        for field in ("actions", "action_gates", "curriculum", "adv_gradient_cap"):
             if not values[field]:
                 del values[field]
         return values
@@ -306,7 +312,7 @@ def _validate(config: Config) -> None:
         _check_table(config, table)
     _check_layer_counts(config)
     _check_crop(config)
-    for field in ("lam_adv", "lam_lp", "lam_gdl"):
+    for field in ("lam_adv", "lam_lp", "lam_gdl", "adv_gradient_cap"):
         value = getattr(config, field)
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
             raise ConfigError(f"{field} must be a number >= 0; got {value!r}")

@@ -103,6 +103,17 @@ VARIANTS = {
     # +0.12 (l1 + GDL) against float32, as much as the adversarial term, so long's bf16 run
     # is no twin for a float32 one
     "long_float32": {**D_ADAM, "losses": ("l1_gdl", "adv_gdl"), "steps": 100_000},
+    # long_float32's adv + GDL with D held back: at each scale D's gradient on G's prediction at
+    # most the Lp + GDL one (its share at most 1/2). In long_float32 D won at full size from
+    # about 12,000 steps, took 0.97 of G's gradient there by 40,000, and her placement at t+4
+    # fell below copy_last's (docs/study.md); twin: long_float32's l1 + GDL
+    "long_capped": {
+        **D_ADAM,
+        "losses": ("adv_gdl",),
+        "steps": 100_000,
+        "adv_gradient_cap": 1.0,
+        "twin": "long_float32",
+    },
     # the long run continued on its own rollouts, as Oh et al.'s phases (each from the last):
     # 10,000 steps of 3 frames, then 10,000 of 5, at the long run's final G rate (1/8 of the
     # start: Oh et al. also lowered the rate tenfold for their k-step phases)

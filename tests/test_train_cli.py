@@ -146,6 +146,18 @@ def test_bad_input_gives_one_line(data, tmp_path, capsys):
         "-l/--load_path",
         "nope/ckpt-5: no checkpoint there",
     )
+    one_line_error(
+        capsys,
+        train(*clips, "--steps", 3, "--adv_gradient_cap", -1),
+        "adv_gradient_cap must be a number >= 0; got -1",
+    )
+    capped = dataclasses.replace(config.preset("tiny"), adv_gradient_cap=0.5)
+    train_lib.prepare_run(tmp_path / "capped", capped, overwrite=False)
+    one_line_error(
+        capsys,
+        train(*clips, "-n", "capped", "--adv_gradient_cap", 1),
+        "holds a tiny run with another config (adv_gradient_cap differ)",
+    )
     train_lib.prepare_run(tmp_path / "old", config.preset("small"), overwrite=False)
     one_line_error(
         capsys,

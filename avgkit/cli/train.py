@@ -138,6 +138,15 @@ def add_train_parser(commands) -> None:
     flag(
         parser,
         None,
+        "--adv_gradient_cap",
+        type=float,
+        metavar="C",
+        help="hold D back: at each scale the adversarial gradient on G's prediction is at most "
+        "C times the Lp + GDL gradient (default: the resumed run's, else 0, no cap)",
+    )
+    flag(
+        parser,
+        None,
         "--init_weights",
         metavar="NPZ",
         help="a new run's G starts from these kept weights (pretrained:NAME, or a .npz of the "
@@ -196,8 +205,8 @@ def run_train(args) -> None:
 
 def _train_config(args, run_dir: Path):
     """The preset (`_train_preset`) with the --loss of the paper's ablation, else with the loss
-    of the run being resumed; its curriculum and actions likewise (--actions: the action set of
-    the clips)."""
+    of the run being resumed; its curriculum, actions and adversarial gradient cap likewise
+    (--actions: the action set of the clips)."""
     from avgkit.data import clips
 
     preset = _train_preset(args, run_dir)
@@ -214,7 +223,12 @@ def _train_config(args, run_dir: Path):
         raise AvgkitError("--action_gates: G gates its maps by the actions; pass --actions too")
     if args.actions:
         actions, gates = clips.action_set(args.clips_dir), args.action_gates
-    return dataclasses.replace(chosen, curriculum=curriculum, actions=actions, action_gates=gates)
+    cap = args.adv_gradient_cap
+    if cap is None:
+        cap = saved.adv_gradient_cap if saved else 0.0
+    return dataclasses.replace(
+        chosen, curriculum=curriculum, actions=actions, action_gates=gates, adv_gradient_cap=cap
+    )
 
 
 def _curriculum(args) -> tuple | None:

@@ -24,6 +24,10 @@ clip gets action t (the one taken towards it); D judges frame t, real or generat
 t. In D's extra examples the mismatched frame is judged with its history's clip's action: D
 must tell that it does not follow that history under that action.
 
+With `config.adv_gradient_cap` C > 0, G's update weighs L_adv,k by w_k <= 1 chosen so that the
+adversarial gradient on G's prediction at scale k is at most C times the Lp + GDL gradient there
+(`adversarial_weights`): a D that wins cannot drown out the regression losses.
+
 `diagnostics` measures what D does on a stats step (avgkit.train.loop logs it): the mean sigmoid
 of D on real and generated frames per scale, and the adversarial term's share of the gradient
 that reaches G's output at each scale.
@@ -151,7 +155,8 @@ class Trainer:
     ) -> dict[str, np.ndarray]:
         """What D does, per scale (num_scales,), on the clips of a step:
         "d_real", "d_fake": mean sigmoid(D) on d_clips' real and generated frames;
-        "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv and
+        "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv (held
+        to `config.adv_gradient_cap` |dR/dY_k| when set, as G's update holds it) and
         R = lam_lp L_p + lam_gdl L_gdl, the gradient norms at G's output Y_k of scale k (each
         term of scale k depends on Y_k directly; paths through finer scales are left out).
         actions: with `config.actions`, those of g_clips and d_clips (as `train_step`'s)."""
@@ -318,6 +323,8 @@ class Trainer:
         adv_norms = tf.stack([tf.norm(g) for g in tape.gradient(adversarial, predictions)])
         rest_norms = tf.stack([tf.norm(g) for g in tape.gradient(rest, predictions)])
         del tape
+        if self.config.adv_gradient_cap > 0:  # the gradient G's update takes (rollout_loss)
+            adv_norms = tf.minimum(adv_norms, self.config.adv_gradient_cap * rest_norms)
         return {
             "d_real": self._real_sigmoids(d_clips, d_actions),
             "d_fake": tf.stack(d_fake),
@@ -358,16 +365,46 @@ class Trainer:
         total, summed = 0.0, {}
         for k, ((seen, predictions), target) in enumerate(zip(rollout, targets, strict=True)):
             fake_logits = None
-            if self.adversarial:
-                fake_logits = self.discriminator(seen, predictions, _next_action(actions, 0, k))
-            loss, terms = losses.combined_generator_loss(
-                predictions, models.pyramid(target, self.config), fake_logits, self.config
-            )
+            # records only what follows the predictions: D and the losses (for the cap)
+            with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+                tape.watch(predictions)
+                if self.adversarial:
+                    action = _next_action(actions, 0, k)
+                    fake_logits = self.discriminator(seen, predictions, action)
+                loss, terms = losses.combined_generator_loss(
+                    predictions, models.pyramid(target, self.config), fake_logits, self.config
+                )
+            if self.adversarial and self.config.adv_gradient_cap > 0:
+                weights = adversarial_weights(tape, predictions, terms, self.config)
+                loss -= self.config.lam_adv * tf.reduce_sum((1.0 - weights) * terms["adv"])
+            del tape
             total += loss
             summed = {name: summed.get(name, 0.0) + value for name, value in terms.items()}
         steps = len(targets)
         mean_terms = {name: value / steps for name, value in summed.items()}
         return total / steps, mean_terms, rollout[0][1][-1]
+
+
+def adversarial_weights(tape, predictions, terms, config: Config):
+    """Per scale k, float32 (num_scales,), the factor w_k in [0, 1] on lam_adv L_adv,k that holds
+    the adversarial gradient on G's prediction Y_k to at most `config.adv_gradient_cap` times the
+    Lp + GDL gradient there: w_k = min(1, C |dR_k/dY_k| / |dA_k/dY_k|), A = lam_adv L_adv,
+    R = lam_lp L_p + lam_gdl L_gdl, norms over the batch. tape: a persistent tape that watched
+    `predictions` (per-scale list) while D scored them and `terms` (per-scale unweighted losses
+    of `losses.combined_generator_loss`) were taken. Constant: no gradient flows through w."""
+    # each scale's terms depend on its own prediction only, so one gradient gives all scales';
+    # the weights enter as the terms' output gradients (the tape recorded the terms, not sums)
+    parts = (
+        ([terms["adv"]], [config.lam_adv]),
+        ([terms["lp"], terms["gdl"]], [config.lam_lp, config.lam_gdl]),
+    )
+    norms = []
+    for targets, weights in parts:
+        seeds = [tf.fill(tf.shape(t), tf.cast(w, t.dtype)) for t, w in zip(targets, weights)]
+        gradients = tape.gradient(targets, predictions, output_gradients=seeds)
+        norms.append(tf.stack([tf.norm(tf.cast(g, tf.float32)) for g in gradients]))
+    bound = config.adv_gradient_cap * norms[1]
+    return tf.stop_gradient(tf.minimum(1.0, bound / tf.maximum(norms[0], 1e-30)))
 
 
 def _next_action(actions, hist_len: int, k: int = 0):
