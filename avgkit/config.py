@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from math import inf
 from pathlib import Path
 
 from avgkit import files
@@ -314,8 +315,8 @@ def _validate(config: Config) -> None:
     _check_crop(config)
     for field in ("lam_adv", "lam_lp", "lam_gdl", "adv_gradient_cap"):
         value = getattr(config, field)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ConfigError(f"{field} must be a number >= 0; got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < inf:
+            raise ConfigError(f"{field} must be a finite number >= 0; got {value!r}")
     for field in ("l_num", "alpha_num"):
         value = getattr(config, field)
         if isinstance(value, bool) or value not in (1, 2):

@@ -104,9 +104,9 @@ VARIANTS = {
     # is no twin for a float32 one
     "long_float32": {**D_ADAM, "losses": ("l1_gdl", "adv_gdl"), "steps": 100_000},
     # long_float32's adv + GDL with D held back: at each scale D's gradient on G's prediction at
-    # most the Lp + GDL one (its share at most 1/2). In long_float32 D won at full size from
-    # about 12,000 steps, took 0.97 of G's gradient there by 40,000, and her placement at t+4
-    # fell below copy_last's (docs/study.md); twin: long_float32's l1 + GDL
+    # most the Lp + GDL one (the share G's update takes at most 1/2). In long_float32 D won at
+    # full size from about 12,000 steps and took 0.97 of G's gradient there by 40,000, and G
+    # kept less of Ms. Pac-Man than the l1 + GDL run (docs/study.md); twin: its l1 + GDL
     "long_capped": {
         **D_ADAM,
         "losses": ("adv_gdl",),

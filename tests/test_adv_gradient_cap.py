@@ -27,12 +27,12 @@ def clips(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (4, 32, 32, 15), dtype=np.uint8)
 
 
-def hand_weights(trainer, history, target) -> np.ndarray:
-    """w_k = min(1, C |dR_k/dY_k| / |dA_k/dY_k|), each gradient from its own tape."""
+def hand_norms(trainer, history, target) -> tuple[np.ndarray, np.ndarray]:
+    """Per scale, |dA_k/dY_k| and |dR_k/dY_k|, each gradient from its own tape."""
     cfg = trainer.config
     predictions = trainer.generator(history)
     targets = models.pyramid(target, cfg)
-    weights = []
+    norms = []
     for k, (prediction, truth) in enumerate(zip(predictions, targets, strict=True)):
         with tf.GradientTape() as tape:
             tape.watch(prediction)
@@ -44,8 +44,14 @@ def hand_weights(trainer, history, target) -> np.ndarray:
             regression = cfg.lam_lp * losses.lp_loss(prediction, truth, cfg.l_num)
             regression += cfg.lam_gdl * losses.gdl_loss(prediction, truth, cfg.alpha_num)
         r = tape.gradient(regression, prediction).numpy()
-        weights.append(min(1.0, cfg.adv_gradient_cap * np.linalg.norm(r) / np.linalg.norm(a)))
-    return np.array(weights)
+        norms.append((np.linalg.norm(a), np.linalg.norm(r)))
+    return np.array(norms).T
+
+
+def hand_weights(trainer, history, target) -> np.ndarray:
+    """w_k = min(1, C |dR_k/dY_k| / |dA_k/dY_k|)."""
+    a, r = hand_norms(trainer, history, target)
+    return np.minimum(1.0, trainer.config.adv_gradient_cap * r / a)
 
 
 def hand_loss(trainer, history, target, weights):
@@ -89,18 +95,37 @@ def test_a_cap_that_never_binds_leaves_the_papers_loss():
         np.testing.assert_allclose(g1.numpy(), g0.numpy(), rtol=1e-5, atol=1e-8)
 
 
-def test_the_share_diagnostic_stays_under_the_cap():
-    shares = {}
-    for cap in (0.0, CAP):
-        trainer = train_lib.Trainer(tiny(cap), adversarial=True, seed=0)
-        shares[cap] = trainer.diagnostics(clips(3), clips(4))["adv_share"]
-    assert shares[0.0].max() > CAP / (1 + CAP)  # uncapped, the share goes above the bound
-    assert np.all(shares[CAP] <= CAP / (1 + CAP) + 1e-6), shares[CAP]
-    np.testing.assert_allclose(np.minimum(shares[0.0], CAP / (1 + CAP)), shares[CAP], rtol=1e-4)
+def test_the_share_diagnostic_shows_ds_uncapped_share_that_the_cap_bounds():
+    trainer = train_lib.Trainer(tiny(CAP), adversarial=True, seed=0)
+    shown = trainer.diagnostics(clips(3), clips(4))["adv_share"]
+    history, target = split_clip(to_unit(clips(3)), trainer.config.hist_len)
+    a, r = hand_norms(trainer, history, target)
+    np.testing.assert_allclose(shown, a / (a + r), rtol=1e-4)
+    w = hand_weights(trainer, history, target)
+    taken = w * a / (w * a + r)  # the share of the gradient the capped update takes
+    assert shown.max() > CAP / (1 + CAP)  # D wins somewhere: the cap binds
+    np.testing.assert_allclose(taken, np.minimum(shown, CAP / (1 + CAP)), rtol=1e-4)
+
+
+def test_a_capped_rollout_step_trains_in_the_compiled_step():
+    cfg = dataclasses.replace(tiny(CAP), curriculum=((2, 10),))
+    trainer = train_lib.Trainer(cfg, adversarial=True, seed=0)
+    rng = np.random.default_rng(5)
+    g_clips, d_clips = (rng.integers(0, 256, (8, 32, 32, 18), dtype=np.uint8) for _ in range(2))
+    before = [v.numpy() for v in trainer.generator.trainable_variables]
+    values = trainer.train_step(g_clips, d_clips)
+    assert all(np.all(np.isfinite(v)) for v in values.values())
+    moved = [
+        not np.allclose(b, v.numpy()) for b, v in zip(before, trainer.generator.trainable_variables)
+    ]
+    assert any(moved)
 
 
 def test_the_cap_is_checked_and_kept_out_of_old_configs():
-    with pytest.raises(ConfigError, match=r"adv_gradient_cap must be a number >= 0; got -1"):
-        tiny(-1)
+    for bad in (-1, float("inf")):
+        with pytest.raises(
+            ConfigError, match=rf"adv_gradient_cap must be a finite number >= 0; got {bad}"
+        ):
+            tiny(bad)
     assert "adv_gradient_cap" not in config.preset("official").to_dict()  # old config.json
     assert config.from_dict(tiny(0.5).to_dict()).adv_gradient_cap == 0.5

@@ -149,7 +149,7 @@ def test_bad_input_gives_one_line(data, tmp_path, capsys):
     one_line_error(
         capsys,
         train(*clips, "--steps", 3, "--adv_gradient_cap", -1),
-        "adv_gradient_cap must be a number >= 0; got -1",
+        "adv_gradient_cap must be a finite number >= 0; got -1",
     )
     capped = dataclasses.replace(config.preset("tiny"), adv_gradient_cap=0.5)
     train_lib.prepare_run(tmp_path / "capped", capped, overwrite=False)
@@ -158,6 +158,9 @@ def test_bad_input_gives_one_line(data, tmp_path, capsys):
         train(*clips, "-n", "capped", "--adv_gradient_cap", 1),
         "holds a tiny run with another config (adv_gradient_cap differ)",
     )
+    assert train(*clips, "-n", "capped", "--steps", 1) == 0  # resumed: keeps its cap
+    assert config.load(tmp_path / "capped" / "config.json").adv_gradient_cap == 0.5
+    capsys.readouterr()
     train_lib.prepare_run(tmp_path / "old", config.preset("small"), overwrite=False)
     one_line_error(
         capsys,

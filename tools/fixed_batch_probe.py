@@ -55,7 +55,7 @@ def scores(generator, history, truth, palette) -> dict:
 def probe(preset: str, steps: int, rate: float, every: int) -> list[dict]:
     """[{step, mass, placed}] every `every` steps of G alone at `preset`."""
     cfg = dataclasses.replace(config.preset(preset), g_optimizer="adam", g_learning_rate=rate)
-    cfg = config.with_loss(dataclasses.replace(cfg, lam_adv=0.01), "l1_gdl")
+    cfg = config.with_loss(cfg, "l1_gdl")
     clips_dir, history, truth, palette = fixed_clips(cfg)
     batches = train.ShardBatches(clips_dir, cfg, seed=0)
     trainer = train.Trainer(cfg, adversarial=False, seed=0)

@@ -155,10 +155,11 @@ class Trainer:
     ) -> dict[str, np.ndarray]:
         """What D does, per scale (num_scales,), on the clips of a step:
         "d_real", "d_fake": mean sigmoid(D) on d_clips' real and generated frames;
-        "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv (held
-        to `config.adv_gradient_cap` |dR/dY_k| when set, as G's update holds it) and
+        "adv_share": |dA/dY_k| / (|dA/dY_k| + |dR/dY_k|) on g_clips, A = lam_adv L_adv and
         R = lam_lp L_p + lam_gdl L_gdl, the gradient norms at G's output Y_k of scale k (each
-        term of scale k depends on Y_k directly; paths through finer scales are left out).
+        term of scale k depends on Y_k directly; paths through finer scales are left out;
+        uncapped, so that it shows how far D wins: with `config.adv_gradient_cap` C, G's
+        update takes min(adv_share, C / (1 + C)) of it).
         actions: with `config.actions`, those of g_clips and d_clips (as `train_step`'s)."""
         self._check_actions(actions, 2)
         one_step = self.config.hist_len + 1  # of rollout clips, the first frames
@@ -323,8 +324,6 @@ class Trainer:
         adv_norms = tf.stack([tf.norm(g) for g in tape.gradient(adversarial, predictions)])
         rest_norms = tf.stack([tf.norm(g) for g in tape.gradient(rest, predictions)])
         del tape
-        if self.config.adv_gradient_cap > 0:  # the gradient G's update takes (rollout_loss)
-            adv_norms = tf.minimum(adv_norms, self.config.adv_gradient_cap * rest_norms)
         return {
             "d_real": self._real_sigmoids(d_clips, d_actions),
             "d_fake": tf.stack(d_fake),
@@ -391,7 +390,10 @@ def adversarial_weights(tape, predictions, terms, config: Config):
     Lp + GDL gradient there: w_k = min(1, C |dR_k/dY_k| / |dA_k/dY_k|), A = lam_adv L_adv,
     R = lam_lp L_p + lam_gdl L_gdl, norms over the batch. tape: a persistent tape that watched
     `predictions` (per-scale list) while D scored them and `terms` (per-scale unweighted losses
-    of `losses.combined_generator_loss`) were taken. Constant: no gradient flows through w."""
+    of `losses.combined_generator_loss`) were taken. Constant: no gradient flows through w.
+    Bounds only the direct gradient on Y_k: in a rollout (K > 1) D's gradient also reaches
+    earlier predictions through the history it judges, weighted by w_k but not counted in it;
+    under tf.distribute each replica weighs its own slice of the batch."""
     # each scale's terms depend on its own prediction only, so one gradient gives all scales';
     # the weights enter as the terms' output gradients (the tape recorded the terms, not sums)
     parts = (
@@ -403,8 +405,9 @@ def adversarial_weights(tape, predictions, terms, config: Config):
         seeds = [tf.fill(tf.shape(t), tf.cast(w, t.dtype)) for t, w in zip(targets, weights)]
         gradients = tape.gradient(targets, predictions, output_gradients=seeds)
         norms.append(tf.stack([tf.norm(tf.cast(g, tf.float32)) for g in gradients]))
-    bound = config.adv_gradient_cap * norms[1]
-    return tf.stop_gradient(tf.minimum(1.0, bound / tf.maximum(norms[0], 1e-30)))
+    ratio = config.adv_gradient_cap * norms[1] / tf.maximum(norms[0], 1e-30)
+    ratio = tf.where(tf.math.is_finite(ratio), ratio, 1.0)  # an overflow caps nothing
+    return tf.stop_gradient(tf.minimum(1.0, ratio))
 
 
 def _next_action(actions, hist_len: int, k: int = 0):
