@@ -114,6 +114,16 @@ VARIANTS = {
         "adv_gradient_cap": 1.0,
         "twin": "long_float32",
     },
+    # long_capped in mixed bfloat16, paired with the `long` l1 + GDL run (committed), for CPUs
+    # with bfloat16: the adversarial twin of the model the study ships
+    "long_capped_mixed": {
+        **D_ADAM,
+        "losses": ("adv_gdl",),
+        "precision": "mixed",
+        "steps": 100_000,
+        "adv_gradient_cap": 1.0,
+        "twin": "long",
+    },
     # the long run continued on its own rollouts, as Oh et al.'s phases (each from the last):
     # 10,000 steps of 3 frames, then 10,000 of 5, at the long run's final G rate (1/8 of the
     # start: Oh et al. also lowered the rate tenfold for their k-step phases)
