@@ -234,6 +234,22 @@ def preset(name: str) -> Config:
         raise ConfigError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}") from None
 
 
+def lesson(name: str, g_learning_rate: float = 1e-3) -> Config:
+    """Notebooks 05 and 06's recipe on preset `name`: l1 + GDL (adv + GDL when trained with D),
+    G by Adam at `g_learning_rate` (the study's 1e-3: a short run learns), D by Adam at 1e-4
+    as the study's `d_adam` (a D that sees G's frames) but without the extra examples."""
+    return dataclasses.replace(
+        preset(name),
+        l_num=1,
+        lam_gdl=1.0,
+        g_optimizer="adam",
+        g_learning_rate=g_learning_rate,
+        d_optimizer="adam",
+        d_learning_rate=1e-4,
+        d_extra_examples=False,
+    )
+
+
 def _scaled(name: str, g_width: float, d_width: float) -> Config:
     """The paper's shape with G's feature maps times `g_width`, D's maps and FC sizes times
     `d_width`."""

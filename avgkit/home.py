@@ -14,12 +14,14 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from avgkit.config import Config
 from avgkit.data import actions as actions_lib
 from avgkit.data import atari
 from avgkit.data import clips as clips_lib
+from avgkit.errors import ConfigError
 
 
 def home() -> Path:
@@ -94,10 +96,13 @@ def training_run(
     seed: int = 0,
     frequencies=None,
     progress: bool = True,
+    start: str | Path | None = None,
 ) -> Path:
     """A run folder (checkpoints, summaries, images, results) trained with these settings for
     `steps` steps: trained now if missing, resumed if unfinished. frequencies:
-    `avgkit.train.Frequencies` (default: `Frequencies.for_steps(steps)`)."""
+    `avgkit.train.Frequencies` (default: `Frequencies.for_steps(steps)`). start: another run
+    folder whose latest checkpoint (models, optimizers and step) this run starts from; its log
+    and fixed-batch images are copied in, so that the run shows its whole history."""
     from avgkit import train  # TensorFlow loads only when a model is needed
 
     frequencies = frequencies or train.Frequencies.for_steps(steps)
@@ -112,10 +117,15 @@ def training_run(
         # showed the first four, and are not found again
         "fixed_batch": "most moving",
     }
+    if start is not None:
+        params["start"] = str(Path(start).resolve())
     mode = "adversarial" if adversarial else "non-adversarial"
     run_dir = cache_dir("training", f"{config.name}-{mode}-{steps}", params)
     with _one_maker(run_dir):
-        if train.saved_step(run_dir) < steps:
+        done = train.saved_step(run_dir)
+        if start is not None and done == 0:
+            _carry_history(Path(start), run_dir)
+        if done < steps:
             train.train(
                 config,
                 clips_dir,
@@ -123,7 +133,59 @@ def training_run(
                 steps,
                 adversarial=adversarial,
                 seed=seed,
+                load_path=start if start is not None and done == 0 else None,
                 frequencies=frequencies,
                 progress=progress,
             )
     return run_dir
+
+
+def _carry_history(start: Path, run_dir: Path) -> None:
+    """Copy the log and the fixed-batch images of the run `start` into `run_dir`."""
+    for part in ("results/train_log.csv", "images/train"):
+        source, target = start / part, run_dir / part
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        elif source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def lesson_runs(
+    config: Config,
+    clips_dir: str | Path,
+    g_alone_steps: int,
+    non_adversarial_steps: int,
+    adversarial_steps: int,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Notebook 05's two runs on the same clips: G alone (no D) for `g_alone_steps`, then
+    from that checkpoint on without D to `non_adversarial_steps` in all and with D to
+    `adversarial_steps` (with 0, both start from scratch, as the paper's). Each logs about 20
+    times over the steps it trains, and saves the fixed batch's images about ten times over
+    the longer run, at round steps. Returns {"non-adversarial": run folder, "adversarial":
+    run folder}."""
+    from avgkit import train
+
+    if g_alone_steps >= min(non_adversarial_steps, adversarial_steps):
+        raise ConfigError(
+            f"g_alone_steps {g_alone_steps}: expected fewer than both runs' steps "
+            f"({non_adversarial_steps}, {adversarial_steps})"
+        )
+    tenth = max(1, max(non_adversarial_steps, adversarial_steps) // 10)
+    magnitude = 10 ** (len(str(tenth)) - 1)
+    every = tenth // magnitude * magnitude  # its first digit: 1,000 steps -> every 100
+
+    def run(steps: int, adversarial: bool, start: Path | None) -> Path:
+        trained = steps - (g_alone_steps if start else 0)
+        frequencies = dataclasses.replace(train.Frequencies.for_steps(trained), images=every)
+        return training_run(
+            config, clips_dir, steps, adversarial, seed, frequencies, progress, start
+        )
+
+    start = run(g_alone_steps, False, None) if g_alone_steps else None
+    return {
+        "non-adversarial": run(non_adversarial_steps, False, start),
+        "adversarial": run(adversarial_steps, True, start),
+    }

@@ -136,9 +136,10 @@ def training_curves(logs: dict, smooth: int = 5):
         for index, (label, rows) in enumerate(logs.items()):
             steps = np.array([row["step"] for row in rows])
             values = np.array([row[column] for row in rows])
-            if not np.isfinite(values).any():
+            logged = np.isfinite(values)  # D's loss is missing where a run trained G alone
+            if not logged.any():
                 continue
-            color = f"C{index}"
+            steps, values, color = steps[logged], values[logged], f"C{index}"
             axis.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
             axis.plot(steps, _running_mean(values, smooth), color=color, label=label)
         axis.set_title(title, fontsize=10)
@@ -169,15 +170,16 @@ def discriminator_curves(curves: dict, scales: int = 4):
     for row, (name, curve) in zip(axes, curves.items()):
         steps = np.array(curve["step"], np.float64)
         for k, axis in enumerate(row):
-            for key, style, label in (
-                ("d_real", "-", "σ(D) on real frames"),
-                ("d_fake", "-", "σ(D) on generated frames"),
-                ("d_heldout", "o", "σ(D) on held-out real frames"),
-                ("adv_share", ":", "adversarial share of G's gradient"),
+            for key, style, color, label in (
+                ("d_real", "-", "C0", "σ(D) on real frames"),
+                ("d_fake", "-", "C1", "σ(D) on generated frames"),
+                ("d_heldout", "o", "C2", "σ(D) on held-out real frames"),
+                ("adv_share", ":", "C3", "adversarial share of G's gradient"),
             ):
                 values = np.array([np.nan if v is None else v for v in curve[f"{key}_{k}"]], float)
                 shown = ~np.isnan(values)
-                axis.plot(steps[shown], values[shown], style, ms=3, label=label)
+                if shown.any():  # held-out frames only in runs trained with a test folder
+                    axis.plot(steps[shown], values[shown], style, color=color, ms=3, label=label)
             axis.set_ylim(0, 1)
             axis.set_title(f"{name}, scale {k}", fontsize=9)
             axis.set_xlabel("step", fontsize=8)

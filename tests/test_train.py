@@ -324,6 +324,33 @@ def test_training_run_is_found_again_and_keyed_by_its_settings(clips_dir, tmp_pa
     assert other != run and other.parent == run.parent
 
 
+def test_lesson_runs_continue_g_alone_with_and_without_d(clips_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVGKIT_HOME", str(tmp_path))
+    runs = home.lesson_runs(TINY, clips_dir, 2, 4, 4, progress=False)
+    steps = {
+        label: [row["step"] for row in train_lib.read_log(run / "results" / "train_log.csv")]
+        for label, run in runs.items()
+    }
+    assert steps == {"non-adversarial": [1, 2, 3, 4], "adversarial": [1, 2, 3, 4]}
+    logged = train_lib.read_log(runs["adversarial"] / "results" / "train_log.csv")
+    assert [np.isnan(row["d_loss"]) for row in logged] == [True, True, False, False]  # D from 3
+    images = sorted(path.name for path in (runs["adversarial"] / "images" / "train").iterdir())
+    assert images == [f"step_{step:08d}.png" for step in (1, 2, 3, 4)]
+    # batches are a function of (seed, step) and the optimizer's state is restored, so G alone
+    # continued from step 2 ends where 4 uninterrupted steps do
+    whole = home.training_run(
+        TINY, clips_dir, 4, adversarial=False, frequencies=QUIET, progress=False
+    )
+    weights = [
+        evaluate.load_generator(run, TINY).get_weights()
+        for run in (runs["non-adversarial"], whole, runs["adversarial"])
+    ]
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights[0], weights[1]))
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights[0], weights[2]))
+    with pytest.raises(ConfigError, match="g_alone_steps 4: expected fewer than both"):
+        home.lesson_runs(TINY, clips_dir, 4, 4, 6, progress=False)
+
+
 @pytest.mark.parametrize(
     "steps, expected",
     [

@@ -55,6 +55,31 @@ def test_training_curves_smooth_each_run_and_skip_missing_d_losses():
     plt.close(fig)
 
 
+def test_curves_of_a_run_whose_d_starts_late_skip_the_steps_before_it():
+    losses = (np.nan, np.nan, 6.0, 4.0)  # G alone for two logged steps, then D
+    rows = [
+        {"step": 10 * (i + 1), "g_loss": 1.0, "d_loss": v, "psnr": 20.0, "sharp_diff": 30.0}
+        for i, v in enumerate(losses)
+    ]
+    fig = viz.training_curves({"adversarial": rows}, smooth=2)
+    raw, smoothed = fig.axes[1].lines
+    assert list(raw.get_xdata()) == [30, 40] and list(smoothed.get_ydata()) == [6.0, 5.0]
+    plt.close(fig)
+    curve = {"step": [10, 20, 30, 40]}
+    for k in range(2):
+        curve |= {f"d_real_{k}": [None, None, 0.6, 0.7], f"d_fake_{k}": [None, None, 0.4, 0.3]}
+        curve |= {f"d_heldout_{k}": [None] * 4, f"adv_share_{k}": [None, None, 0.1, 0.2]}
+    fig = viz.discriminator_curves({"adversarial": curve}, scales=2)
+    labels = [line.get_label() for line in fig.axes[1].lines]
+    assert labels == [
+        "σ(D) on real frames",
+        "σ(D) on generated frames",
+        "adversarial share of G's gradient",
+    ]
+    assert list(fig.axes[1].lines[2].get_ydata()) == [0.1, 0.2]
+    plt.close(fig)
+
+
 def test_recursion_figure_shows_truth_predictions_and_their_errors():
     truths = np.zeros((3, 4, 5, 3), np.float32)
     predictions = {"G": np.full((3, 4, 5, 3), 0.5, np.float32), "copy": truths.copy()}

@@ -35,28 +35,33 @@ GPU_DATA = {
     "frames_per_episode": 1000,
     "num_clips": 500_000,
 }
-# small preset, 1,000 steps a mode at the notebooks' rate (G by Adam at 1e-3): sprites appear as
-# patches in their places on the fixed batch, and the whole series takes about 10 minutes on 2
-# AVX2 cores (docs/performance.md); evaluated 16 frames deep (the study's depth) on 4 windows of
-# each test episode; the longer profiles 64 deep, the TF1 README's figure.
+# notebooks 05-06's recipe (`config.lesson`: the official networks, G by Adam at 1e-3) for 1,500
+# steps, G alone for the first 1,200: sprites in their colours on the fixed batch, and 05's
+# three legs take about 2 minutes with AVX-512, 4 with AVX2 only (docs/performance.md);
+# evaluated 16 frames deep (the study's depth) on 4 windows of each test episode; the longer
+# profiles 64 deep, the TF1 README's figure.
 CPU_RUNS = {
-    "preset": "small",
-    "adversarial_steps": 1000,
-    "non_adversarial_steps": 1000,
+    "preset": "official",
+    "g_alone_steps": 1200,
+    "adversarial_steps": 1500,
+    "non_adversarial_steps": 1500,
     "g_learning_rate": 1e-3,
 }
 CPU_EVALUATION = {"recursions": 16, "sequences_per_video": 4}
-# 80,000 steps a mode, G at the preset's own rate (1e-4: 1e-3 is for short runs): about 1 hour
-# 10 minutes of training on 2 AVX-512 cores (2026-12-01)
+# the small preset, 80,000 steps a mode from scratch (as the paper), G at 1e-4 (1e-3 is for
+# short runs): about 1 hour 10 minutes of training on 2 AVX-512 cores (2026-12-01)
 CPU_LONG_RUNS = {
-    **CPU_RUNS,
+    "preset": "small",
+    "g_alone_steps": 0,
     "adversarial_steps": 80_000,
     "non_adversarial_steps": 80_000,
     "g_learning_rate": 1e-4,
 }
-# the paper preset at the TF1 README's step counts (about 24 hours a mode on a GTX 980 Ti)
+# the paper preset at the TF1 README's step counts, from scratch (about 24 hours a mode on a
+# GTX 980 Ti)
 GPU_RUNS = {
     "preset": "paper",
+    "g_alone_steps": 0,
     "adversarial_steps": 500_000,
     "non_adversarial_steps": 1_000_000,
     "g_learning_rate": 1e-4,
