@@ -103,9 +103,12 @@ def training_run(
     `avgkit.train.Frequencies` (default: `Frequencies.for_steps(steps)`). start: another run
     folder whose latest checkpoint (models, optimizers and step) this run starts from; its log
     and fixed-batch images are copied in, so that the run shows its whole history."""
-    from avgkit import train  # TensorFlow loads only when a model is needed
+    from avgkit import checkpoints, train  # TensorFlow loads only when a model is needed
 
     frequencies = frequencies or train.Frequencies.for_steps(steps)
+    begun = 0 if start is None else train.saved_step(start)
+    if begun >= steps:
+        raise ConfigError(f"{start}: at step {begun}, not before the {steps} steps asked for")
     params = {
         "config": config.to_dict(),
         "clips_dir": str(Path(clips_dir).resolve()),
@@ -118,14 +121,15 @@ def training_run(
         "fixed_batch": "most moving",
     }
     if start is not None:
-        params["start"] = str(Path(start).resolve())
+        params["start"] = f"{Path(start).resolve()}@{begun}"
     mode = "adversarial" if adversarial else "non-adversarial"
     run_dir = cache_dir("training", f"{config.name}-{mode}-{steps}", params)
     with _one_maker(run_dir):
-        done = train.saved_step(run_dir)
-        if start is not None and done == 0:
+        # a run with no readable checkpoint of its own begins (again) at `start`
+        fresh = start is not None and not checkpoints.latest_readable(run_dir / "checkpoints")
+        if fresh:
             _carry_history(Path(start), run_dir)
-        if done < steps:
+        if train.saved_step(run_dir) < steps:
             train.train(
                 config,
                 clips_dir,
@@ -133,7 +137,7 @@ def training_run(
                 steps,
                 adversarial=adversarial,
                 seed=seed,
-                load_path=start if start is not None and done == 0 else None,
+                load_path=start if fresh else None,
                 frequencies=frequencies,
                 progress=progress,
             )
@@ -168,7 +172,7 @@ def lesson_runs(
     run folder}."""
     from avgkit import train
 
-    if g_alone_steps >= min(non_adversarial_steps, adversarial_steps):
+    if not 0 <= g_alone_steps < min(non_adversarial_steps, adversarial_steps):
         raise ConfigError(
             f"g_alone_steps {g_alone_steps}: expected fewer than both runs' steps "
             f"({non_adversarial_steps}, {adversarial_steps})"

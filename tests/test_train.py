@@ -349,6 +349,17 @@ def test_lesson_runs_continue_g_alone_with_and_without_d(clips_dir, tmp_path, mo
     assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(weights[0], weights[2]))
     with pytest.raises(ConfigError, match="g_alone_steps 4: expected fewer than both"):
         home.lesson_runs(TINY, clips_dir, 4, 4, 6, progress=False)
+    with pytest.raises(ConfigError, match="at step 4, not before the 4 steps asked for"):
+        home.training_run(TINY, clips_dir, 4, progress=False, start=runs["adversarial"])
+
+
+def test_the_lesson_recipe_is_l1_gdl_with_g_and_d_by_adam():
+    lesson = config.lesson("official", 3e-3)
+    official = config.preset("official")
+    assert (lesson.g_feature_maps, lesson.lam_adv) == (official.g_feature_maps, 0.01)
+    assert (lesson.l_num, lesson.lam_gdl, lesson.d_extra_examples) == (1, 1.0, False)
+    assert (lesson.g_optimizer, lesson.g_learning_rate) == ("adam", 3e-3)
+    assert (lesson.d_optimizer, lesson.d_learning_rate) == ("adam", 1e-4)
 
 
 @pytest.mark.parametrize(
