@@ -2,11 +2,11 @@
 docs/predictions.png.
 
 Records one Ms. Pac-Man test episode with `avgkit.data.atari` (cached under $AVGKIT_HOME, a few
-seconds), rolls `pretrained:l1_gdl_long`, `pretrained:l1_gdl` and `pretrained:adv_gdl` out 16
-frames deep from four real frames, each later frame predicted from the frames before it (its own
-predictions included), and shows them beside the truth and the two baselines, copy_last (the last
-input frame again) and flow (its motion carried on): as a GIF at the frames' own size, the four
-inputs first, and as a grid of horizons t+1, t+4, t+8 and t+16:
+seconds), rolls `pretrained:l1_gdl_long`, `pretrained:adv_gdl_long`, `pretrained:l1_gdl` and
+`pretrained:adv_gdl` out 16 frames deep from four real frames, each later frame predicted from
+the frames before it (its own predictions included), and shows them beside the truth and the two
+baselines, copy_last (the last input frame again) and flow (its motion carried on): as a GIF at
+the frames' own size, the four inputs first, and as a grid of horizons t+1, t+4, t+8 and t+16:
 
     .venv/bin/python tools/readme_figure.py [--out docs/predictions] [--seed 0]
 """
@@ -32,6 +32,7 @@ from avgkit.data import atari, pipeline  # noqa: E402
 HORIZONS = (1, 4, 8, 16)
 SHOWN = {  # label: shipped model
     "l1 + GDL, 100k steps": "l1_gdl_long",
+    "adversarial + GDL, 100k steps": "adv_gdl_long",
     "l1 + GDL": "l1_gdl",
     "adversarial + GDL": "adv_gdl",
 }

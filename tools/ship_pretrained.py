@@ -1,7 +1,8 @@
 """Rebuild the models shipped in avgkit/pretrained/ from the study's results (`make pretrained`).
 
 For each shipped model (l1_gdl and adv_gdl, of the main recipe; l1_gdl_long, l1 + GDL trained ten
-times longer; actions, of the action-conditioned runs) it takes the study's best run
+times longer; adv_gdl_long, its adversarial twin with D held back; actions, of the
+action-conditioned runs) it takes the study's best run
 (`study_summary.best_run`: PSNR over horizons 1-8, whole frame and moving areas averaged, in
 docs/study/summary.json), copies its float16 G weights, its
 config.json, and writes provenance.json: the command, steps, seed, recording, CPU, date, the
@@ -27,6 +28,7 @@ SHIPPED = {
     "l1_gdl": ("l1_gdl", ("main",)),
     "adv_gdl": ("adv_gdl", ("main",)),
     "l1_gdl_long": ("l1_gdl", ("long",)),
+    "adv_gdl_long": ("adv_gdl", ("long_capped_mixed",)),
     "actions": ("*", ("actions", "actions_fast")),
 }
 

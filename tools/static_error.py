@@ -1,0 +1,54 @@
+"""Where a generator's whole-frame error at t+1 lies: on the pixels that stay still (the truth's
+frame equals the last input there) or on those that change, and on which rows of the still ones.
+
+    python tools/static_error.py RUN [RUN ...] [--test_dir DIR] [--windows 8]
+
+RUN as in tools/score_fresh.py (a run kept in docs/study, pretrained:NAME or a checkpoint). For
+each, on the first `--windows` windows of 4 + 1 frames of every test episode (the fresh recording
+by default): the mean squared error (8-bit scale, mean over RGB) on still and on changing pixels,
+the still pixels' share of the whole frame's squared error, and the still rows that hold most of
+it (row 0 is the frame's top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from avgkit import evaluate
+from avgkit.config import HIST_LEN
+from avgkit.data import pipeline
+
+sys.path.insert(0, str(Path(__file__).parent))
+from score_fresh import generator_of  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--test_dir", type=Path, default=Path("data/mspacman-fresh-s11/Test"))
+    parser.add_argument("--windows", type=int, default=8, help="windows per test episode")
+    args = parser.parse_args(argv)
+    sequences, _ = pipeline.test_sequences(args.test_dir, HIST_LEN, 1, per_video=args.windows)
+    inputs = pipeline.stack_frames(pipeline.to_unit(sequences[:, :HIST_LEN]))
+    truth = sequences[:, HIST_LEN].astype(np.float64)  # (N, H, W, 3), 0-255
+    still = np.all(sequences[:, HIST_LEN] == sequences[:, HIST_LEN - 1], axis=-1)  # (N, H, W)
+    print(f"{len(sequences)} windows; {still.mean():.3f} of the pixels stay still at t+1")
+    for run in args.runs:
+        predicted = (evaluate.rollout(generator_of(run), inputs, 1)[:, 0] + 1.0) * 127.5
+        squared = ((predicted - truth) ** 2).mean(axis=-1)  # (N, H, W)
+        rows = np.nanmean(np.where(still, squared, np.nan), axis=(0, 2))  # (H,)
+        worst = np.argsort(rows)[::-1][:3]
+        print(
+            f"{run}: MSE still {squared[still].mean():.2f}, changing {squared[~still].mean():.1f}; "
+            f"still pixels' share of the squared error {squared[still].sum() / squared.sum():.2f}; "
+            "worst still rows " + ", ".join(f"{r} ({rows[r]:.0f})" for r in worst)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
