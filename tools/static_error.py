@@ -6,8 +6,8 @@ frame equals the last input there) or on those that change, and on which rows of
 RUN as in tools/score_fresh.py (a run kept in docs/study, pretrained:NAME or a checkpoint). For
 each, on the first `--windows` windows of 4 + 1 frames of every test episode (the fresh recording
 by default): the mean squared error (8-bit scale, mean over RGB) on still and on changing pixels,
-the still pixels' share of the whole frame's squared error, and the still rows that hold most of
-it (row 0 is the frame's top).
+the still pixels' share of the whole frame's squared error, and the three rows that hold most of
+the still pixels' squared error, with their shares of it (row 0 is the frame's top).
 """
 
 from __future__ import annotations
@@ -40,12 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         predicted = (evaluate.rollout(generator_of(run), inputs, 1)[:, 0] + 1.0) * 127.5
         squared = ((predicted - truth) ** 2).mean(axis=-1)  # (N, H, W)
-        rows = np.nanmean(np.where(still, squared, np.nan), axis=(0, 2))  # (H,)
+        mse_still = squared[still].mean()
+        rows = np.where(still, squared, 0.0).sum(axis=(0, 2)) / squared[still].sum()  # (H,)
         worst = np.argsort(rows)[::-1][:3]
         print(
-            f"{run}: MSE still {squared[still].mean():.2f}, changing {squared[~still].mean():.1f}; "
+            f"{run}: MSE still {mse_still:.2f}, changing {squared[~still].mean():.1f}; "
             f"still pixels' share of the squared error {squared[still].sum() / squared.sum():.2f}; "
-            "worst still rows " + ", ".join(f"{r} ({rows[r]:.0f})" for r in worst)
+            "rows holding most of the still error: "
+            + ", ".join(f"{r} ({rows[r]:.2f}, {rows[r] * mse_still:.2f} of the MSE)" for r in worst)
         )
     return 0
 
