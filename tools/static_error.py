@@ -26,6 +26,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 from score_fresh import generator_of  # noqa: E402
 
 
+def still_error(last_input: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> dict:
+    """The error split of `predicted` against `truth`, all (N, H, W, 3) on the 8-bit scale
+    (`last_input` and `truth` uint8, `predicted` float): mean squared error (mean over RGB) on the
+    still pixels (truth equal to `last_input` in every channel) and on the changing ones, the
+    still pixels' share of the whole squared error, and each row's share of the still pixels'
+    squared error, (H,)."""
+    still = np.all(truth == last_input, axis=-1)  # (N, H, W)
+    squared = ((predicted - truth.astype(np.float64)) ** 2).mean(axis=-1)
+    still_total = squared[still].sum()
+    return {
+        "mse_still": float(squared[still].mean()),
+        "mse_changing": float(squared[~still].mean()),
+        "still_share": float(still_total / squared.sum()),
+        "row_shares": np.where(still, squared, 0.0).sum(axis=(0, 2)) / still_total,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+")
@@ -34,20 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sequences, _ = pipeline.test_sequences(args.test_dir, HIST_LEN, 1, per_video=args.windows)
     inputs = pipeline.stack_frames(pipeline.to_unit(sequences[:, :HIST_LEN]))
-    truth = sequences[:, HIST_LEN].astype(np.float64)  # (N, H, W, 3), 0-255
-    still = np.all(sequences[:, HIST_LEN] == sequences[:, HIST_LEN - 1], axis=-1)  # (N, H, W)
-    print(f"{len(sequences)} windows; {still.mean():.3f} of the pixels stay still at t+1")
+    last_input, truth = sequences[:, HIST_LEN - 1], sequences[:, HIST_LEN]
+    still = np.all(truth == last_input, axis=-1).mean()
+    print(f"{len(sequences)} windows; {still:.3f} of the pixels stay still at t+1")
     for run in args.runs:
         predicted = (evaluate.rollout(generator_of(run), inputs, 1)[:, 0] + 1.0) * 127.5
-        squared = ((predicted - truth) ** 2).mean(axis=-1)  # (N, H, W)
-        mse_still = squared[still].mean()
-        rows = np.where(still, squared, 0.0).sum(axis=(0, 2)) / squared[still].sum()  # (H,)
+        split = still_error(last_input, truth, predicted)
+        rows = split["row_shares"]
         worst = np.argsort(rows)[::-1][:3]
         print(
-            f"{run}: MSE still {mse_still:.2f}, changing {squared[~still].mean():.1f}; "
-            f"still pixels' share of the squared error {squared[still].sum() / squared.sum():.2f}; "
+            f"{run}: MSE still {split['mse_still']:.2f}, changing {split['mse_changing']:.1f}; "
+            f"still pixels' share of the squared error {split['still_share']:.2f}; "
             "rows holding most of the still error: "
-            + ", ".join(f"{r} ({rows[r]:.2f}, {rows[r] * mse_still:.2f} of the MSE)" for r in worst)
+            + ", ".join(
+                f"{r} ({rows[r]:.2f}, {rows[r] * split['mse_still']:.2f} of the MSE)" for r in worst
+            )
         )
     return 0
 
