@@ -49,14 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     sequences, _, inputs, _ = study.evaluation_windows(args.test_dir, settings)
     palette, groups = study.sprite_groups(args.test_dir, settings)
     her = palette.objects[groups["player"][0]]
+    truths = {  # her pixels in the truth, per horizon: (N, H, W), the same for every run
+        h: metrics.palette_labels(pipeline.to_unit(sequences[:, HIST_LEN + h - 1]), palette) == her
+        for h in HORIZONS
+    }
     for run in args.runs:
         predicted = evaluate.rollout(generator_of(run), inputs, max(HORIZONS))
         print(run)
         for h in HORIZONS:
-            frames = pipeline.to_unit(sequences[:, HIST_LEN + h - 1])
-            truth = metrics.palette_labels(frames, palette)
-            drawn = metrics.palette_labels(predicted[:, h - 1], palette)
-            found = [blob_stats(t, d) for t, d in zip(truth == her, drawn == her)]
+            drawn = metrics.palette_labels(predicted[:, h - 1], palette) == her
+            found = [blob_stats(t, d) for t, d in zip(truths[h], drawn)]
             found = np.array([f for f in found if f is not None], float)
             print(
                 f"  t+{h:<2} largest {found[:, 0].mean():.2f}  blobs {found[:, 1].mean():.2f}  "
