@@ -1,13 +1,15 @@
-"""Two facts of the recorded data behind the action-conditioned study (docs/study.md, "The
-player's actions"): how often a training crop holds Ms. Pac-Man, and how closely her moves
-follow the joystick.
+"""Three facts of the recorded data behind the action-conditioned study (docs/study.md, "The
+player's actions"): how often a training crop holds Ms. Pac-Man, how closely her moves follow
+the joystick, and how closely her turns do.
 
     python tools/joystick_data.py [--data data/mspacman-study] [--shards 20] [--episodes 6]
 
 Crops: the share of clips (first `shards` shards) whose frame to predict shows at least 10 of her
 pixels. Moves: over the first `episodes` test episodes, for each frame where she moves 0.5-6 px
 along mostly one axis, whether that direction is the one held (UP, DOWN, LEFT or RIGHT) `lag`
-frames earlier, for lags -2 to 7.
+frames earlier, for lags -2 to 7. Turns: at each of her turns (`avgkit.play.turns` over 3
+frames of at least 3 px, t its middle frame), whether her new direction is part of the action
+held `lag` frames before t (UPLEFT holds UP and LEFT), for lags -4 to 11.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ def move(before, after) -> str | None:
     return ("DOWN" if dy > 0 else "UP") if abs(dy) > abs(dx) else ("RIGHT" if dx > 0 else "LEFT")
 
 
+def turn_agreement(held: list[str], turns: list, lags) -> dict[int, tuple[int, int]]:
+    """Per lag: (turns whose new direction is part of the action held `lag` frames before the
+    turn, turns with an action recorded then). held: the action names per frame; turns:
+    (t, before, after) as `avgkit.play.turns` gives them."""
+    found = {}
+    for lag in lags:
+        pairs = [(after, held[t - lag]) for t, _, after in turns if 0 <= t - lag < len(held)]
+        found[lag] = (sum(after in action for after, action in pairs), len(pairs))
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/mspacman-study"))
@@ -57,9 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"crops holding her: {held:,} of {total:,} ({held / total:.1%})")
     names = actions_lib.action_set(args.data / "Train")
     agree = {lag: [0, 0] for lag in range(-2, 8)}
+    at_turns = {lag: [0, 0] for lag in range(-4, 12)}
+    looked_at = turn_frames = turns_seen = 0
     for video in frames.list_videos(args.data / "Test")[0][: args.episodes]:
         held_actions = [names[a] for a in actions_lib.read(video, names)]
-        where = [play.player_position(f, SURE, LEAST) for f in frames.read_video(video)]
+        video_frames = frames.read_video(video)
+        where = [play.player_position(f, SURE, LEAST) for f in video_frames]
+        turns = play.turns(video_frames, span=3, least=3.0)
+        starts = [t for i, (t, _, _) in enumerate(turns) if i == 0 or t > turns[i - 1][0] + 1]
+        looked_at += len(video_frames)
+        turn_frames += len(turns)
+        turns_seen += len(starts)  # a turn spans consecutive frames
+        for lag, (same, n) in turn_agreement(held_actions, turns, at_turns).items():
+            at_turns[lag][0] += same
+            at_turns[lag][1] += n
         for t in range(1, len(where)):
             direction = move(where[t - 1], where[t])
             for lag, counts in agree.items():
@@ -69,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                         counts[1] += 1
     for lag, (same, n) in ((lag, counts) for lag, counts in agree.items() if counts[1]):
         print(f"her move into t matches the direction held at t{-lag:+d}: {same / n:.1%} of {n}")
+    print(f"turns: {turn_frames} frames of {turns_seen} turns in {looked_at} frames")
+    for lag, (same, n) in ((lag, counts) for lag, counts in at_turns.items() if counts[1]):
+        print(
+            f"her new direction at a turn at t is in the action held at t{-lag:+d}: "
+            f"{same / n:.1%} of {n}"
+        )
     return 0
 
 

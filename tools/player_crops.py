@@ -17,13 +17,20 @@ For the rollout-trained pair (3 frames in a row), cut 7-frame clips first:
 `python tools/player_crops.py data/mspacman-player --clip_length 7`, then
 `--variants actions_rollout no_actions_rollout`.
 
-It replaces `clips.crop_clips` in this process only (one worker), so avgkit itself is unchanged.
+`--events SHARE` moves that share of each shard's clips to start where she turns or reverses
+(`tools/player_events.py`: two ways among her moves) within the frames to predict, and places
+their crops on her: the moments where only the joystick tells where she goes, about one clip in
+ten otherwise. For 3-frame rollouts: `--clip_length 7 --events 0.5`.
+
+It replaces `clips.crop_clips` (and with --events `clips._plan`) in this process only (one
+worker), so avgkit itself is unchanged.
 Results of that run: docs/study/player_crops/, and docs/study.md ("The player's actions").
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import sys
 from pathlib import Path
@@ -31,22 +38,30 @@ from pathlib import Path
 import numpy as np
 
 from avgkit import play
-from avgkit.data import clips
+from avgkit.data import clips, frames
+
+sys.path.insert(0, str(Path(__file__).parent))
+from player_events import kind  # noqa: E402
 
 SHARE = 0.5  # the share of clips whose crop is placed on her
 MARGIN = 6  # her centre lies at least this far inside the crop
 SURE = 14  # RGB distance: pixels this near her colour are hers (her lives' colour is 28 away)
 LEAST = 10  # pixels of her that must show for a crop to be placed on her
 movement_rule = clips.crop_clips
+random_plan = clips._plan
 
 
-def crop_on_player(frames, starts, rng, spec=clips.ClipSpec()):
-    """`clips.crop_clips`, with a SHARE of the crops moved onto Ms. Pac-Man where she shows
-    (at least LEAST pixels within SURE of her colour); their movement scores are recomputed."""
+def crop_on_player(frames, starts, rng, spec=clips.ClipSpec(), events=False):
+    """`clips.crop_clips`, with a SHARE of the crops (and with `events` every event clip,
+    `is_event`) moved onto Ms. Pac-Man where she shows (at least LEAST pixels within SURE of her
+    colour); their movement scores are recomputed."""
     cut, scores, unfiltered = movement_rule(frames, starts, rng, spec)
     size, height, width = spec.crop_size, frames.shape[1], frames.shape[2]
     chosen, ys, xs = [], [], []
-    for i in np.flatnonzero(rng.random(len(starts)) < SHARE):
+    on_her = rng.random(len(starts)) < SHARE
+    if events:
+        on_her |= [is_event(frames, start, spec) for start in starts]
+    for i in np.flatnonzero(on_her):
         where = play.player_position(frames[starts[i] + spec.hist_len - 1], SURE, LEAST)
         if where is None:
             continue
@@ -65,6 +80,46 @@ def crop_on_player(frames, starts, rng, spec=clips.ClipSpec()):
     return cut, scores, unfiltered
 
 
+def is_event(frames, start: int, spec=clips.ClipSpec()) -> bool:
+    """Whether she turns or reverses between the last history frame's predecessor and the clip's
+    end, in uint8 `frames` (time, H, W, 3) of a clip starting at `start`."""
+    span = frames[start + spec.hist_len - 2 : start + spec.clip_frames]
+    return kind([play.player_position(f, SURE, LEAST) for f in span]) == "event"
+
+
+def event_starts(video, spec: clips.ClipSpec) -> np.ndarray:
+    """The clip starts of one video (`avgkit.data.frames.Video`) whose clip is an event."""
+    where = [play.player_position(f, SURE, LEAST) for f in frames.read_video(video)]
+    first, last = spec.hist_len - 2, spec.clip_frames
+    return np.array(
+        [s for s in range(len(where) - last + 1) if kind(where[s + first : s + last]) == "event"],
+        int,
+    )
+
+
+def plan_with_events(share: float):
+    """`clips._plan`, with `share` of each shard's starts moved to event starts (`event_starts`)
+    among the shard's frames."""
+
+    def plan(videos, num_clips, seed, shard_size, spec):
+        shards = random_plan(videos, num_clips, seed, shard_size, spec)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+        events = {}
+        for shard in shards:
+            if shard["video"] not in events:
+                events[shard["video"]] = event_starts(videos[shard["video"]], spec)
+            starts, found = shard["starts"], events[shard["video"]]
+            near = found[(found >= starts[0]) & (found < starts[0] + clips.SHARD_SPAN)]
+            moved = np.flatnonzero(rng.random(len(starts)) < share)
+            if len(near) and len(moved):
+                starts = starts.copy()
+                starts[moved] = rng.choice(near, len(moved))
+                shard["starts"] = np.sort(starts)
+        return shards
+
+    return plan
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the data folder to make")
@@ -77,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         help="frames a clip holds: 5 for one-step "
         "training (into clips/), 4 + K for K-step rollouts (into clips-<length>/, as the study's)",
     )
+    parser.add_argument(
+        "--events", type=float, default=0.0, help="share of clips moved to her turns and reversals"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for part in ("Train", "Test"):
@@ -84,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / part).symlink_to((args.study_data / part).resolve())
     shutil.copyfile(args.study_data / "recording.json", args.out / "recording.json")
     clips.crop_clips = crop_on_player
+    if args.events:
+        clips.crop_clips = functools.partial(crop_on_player, events=True)
+        clips._plan = plan_with_events(args.events)
     spec = clips.ClipSpec(clip_length=args.clip_length)
     name = "clips" if args.clip_length == spec.hist_len + 1 else f"clips-{args.clip_length}"
     summary = clips.process(

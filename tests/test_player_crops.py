@@ -1,0 +1,50 @@
+"""tools/player_crops.py's event clips (she turns or reverses in the frames to predict), on
+hand-made frames with a 4x4 block of Ms. Pac-Man's colour."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from avgkit.data import clips
+from avgkit.study import PLAYER_COLOUR
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
+from player_crops import is_event  # noqa: E402
+
+
+def frames_along(columns, rows=None) -> np.ndarray:
+    """uint8 (T, 210, 160, 3): black frames, her block's top-left at (rows[t], columns[t])."""
+    rows = [50] * len(columns) if rows is None else rows
+    frames = np.zeros((len(columns), 210, 160, 3), np.uint8)
+    for t, (row, column) in enumerate(zip(rows, columns)):
+        frames[t, row : row + 4, column : column + 4] = PLAYER_COLOUR
+    return frames
+
+
+SPEC = clips.ClipSpec(clip_length=7)  # 4 history frames, 3 to predict
+
+
+def test_a_reversal_in_the_frames_to_predict_is_an_event():
+    # frames 2..6 are looked at (from the one before the last history frame)
+    assert is_event(frames_along([10, 12, 14, 16, 18, 20, 17]), 0, SPEC)
+    assert not is_event(frames_along([10, 12, 14, 16, 18, 20, 22]), 0, SPEC)
+
+
+def test_a_turn_is_an_event_and_a_reversal_early_in_the_history_is_not():
+    turn = frames_along([10, 12, 14, 16, 18, 18, 18], [50, 50, 50, 50, 50, 53, 56])
+    assert is_event(turn, 0, SPEC)
+    # right then left between frames 0 and 2, before the frames looked at (2..6)
+    assert not is_event(frames_along([10, 13, 11, 9, 7, 5, 3]), 0, SPEC)
+    # with 2 history frames the frames looked at start at 0 and hold it
+    assert is_event(
+        frames_along([10, 13, 11, 9, 7, 5, 3]), 0, clips.ClipSpec(clip_length=7, hist_len=2)
+    )
+
+
+def test_she_missing_is_not_an_event():
+    frames = frames_along([10, 12, 14, 16, 18, 20, 17])
+    frames[5] = 0
+    assert not is_event(frames, 0, SPEC)
