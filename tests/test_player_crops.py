@@ -12,7 +12,7 @@ from avgkit.data import clips
 from avgkit.study import PLAYER_COLOUR
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
-from player_crops import is_event  # noqa: E402
+from player_crops import is_event, shares  # noqa: E402
 
 
 def frames_along(columns, rows=None) -> np.ndarray:
@@ -48,3 +48,16 @@ def test_she_missing_is_not_an_event():
     frames = frames_along([10, 12, 14, 16, 18, 20, 17])
     frames[5] = 0
     assert not is_event(frames, 0, SPEC)
+
+
+def test_shares_count_events_and_her_in_a_shard(tmp_path):
+    # 3 clips of 32x32 crops: one reverses, one runs straight, one never shows her
+    def clip(columns):
+        frames = frames_along(columns)[:, 40:72, 0:32] if columns else np.zeros((7, 32, 32, 3))
+        return frames.transpose(1, 2, 0, 3).reshape(32, 32, 21)
+
+    made = np.stack(
+        [clip([2, 4, 6, 8, 10, 12, 9]), clip([2, 4, 6, 8, 10, 12, 14]), clip(None)]
+    ).astype(np.uint8)
+    np.savez(tmp_path / "clips-00000-0000.npz", clips=made)
+    assert shares(tmp_path, SPEC, 1) == (1 / 3, 2 / 3, 3)

@@ -20,7 +20,9 @@ For the rollout-trained pair (3 frames in a row), cut 7-frame clips first:
 `--events SHARE` moves that share of each shard's clips to start where she turns or reverses
 (`tools/player_events.py`: two ways among her moves) within the frames to predict, and places
 their crops on her: the moments where only the joystick tells where she goes, about one clip in
-ten otherwise. For 3-frame rollouts: `--clip_length 7 --events 0.5`.
+ten otherwise. For 3-frame rollouts: `--clip_length 7 --events 0.5`. `--report SHARDS` cuts
+nothing: it counts the event clips and the clips that show her in the first SHARDS finished
+shards.
 
 It replaces `clips.crop_clips` (and with --events `clips._plan`) in this process only (one
 worker), so avgkit itself is unchanged.
@@ -120,6 +122,20 @@ def plan_with_events(share: float):
     return plan
 
 
+def shares(clips_dir: Path, spec: clips.ClipSpec, shards: int) -> tuple[float, float, int]:
+    """(share of event clips, share showing her in the first frame to predict, clips looked at)
+    over the first `shards` finished shards of `clips_dir` (it may still be unfinished)."""
+    events = shown = total = 0
+    for path in sorted(clips_dir.glob("clips-*.npz"))[:shards]:
+        for clip in clips.load_shard(path):
+            size = clip.shape[0]
+            frames = clip.reshape(size, size, spec.clip_frames, 3).transpose(2, 0, 1, 3)
+            events += is_event(frames, 0, spec)
+            shown += play.player_position(frames[spec.hist_len], SURE, LEAST) is not None
+            total += 1
+    return events / max(total, 1), shown / max(total, 1), total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the data folder to make")
@@ -135,7 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--events", type=float, default=0.0, help="share of clips moved to her turns and reversals"
     )
+    parser.add_argument(
+        "--report", type=int, metavar="SHARDS", help="only count events and her in SHARDS shards"
+    )
     args = parser.parse_args(argv)
+    spec = clips.ClipSpec(clip_length=args.clip_length)
+    name = "clips" if args.clip_length == spec.hist_len + 1 else f"clips-{args.clip_length}"
+    if args.report:
+        events, shown, total = shares(args.out / name, spec, args.report)
+        print(f"{total} clips: {events:.1%} hold an event, {shown:.1%} show her")
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     for part in ("Train", "Test"):
         if not (args.out / part).exists():
@@ -145,8 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.events:
         clips.crop_clips = functools.partial(crop_on_player, events=True)
         clips._plan = plan_with_events(args.events)
-    spec = clips.ClipSpec(clip_length=args.clip_length)
-    name = "clips" if args.clip_length == spec.hist_len + 1 else f"clips-{args.clip_length}"
     summary = clips.process(
         args.out / "Train", args.out / name, args.num_clips, workers=1, spec=spec
     )
