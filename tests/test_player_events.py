@@ -19,7 +19,7 @@ def path(*steps, start=(50.0, 50.0)):
 
 
 def test_a_straight_run_at_uneven_speed_is_steady():
-    her = path((0, -2), (0, -4), (0, -3), (0, -1), (0, -2))  # 1 px is a step: 1 < 1.5, not counted
+    her = path((0, -2), (0, -4), (0, -3), (1, 0), (0, -2))  # 1 px down: < 1.5 px, not a step
     assert ways(her) == {"LEFT"}
     assert kind(her) == "steady"
 
@@ -36,8 +36,11 @@ def test_a_reversal_and_a_turn_are_events():
     assert kind(path((3, 0), (2, 1), (0, 3))) == "event"
 
 
-def test_a_missing_frame_leaves_the_window_out():
+def test_a_missing_frame_or_a_jump_leaves_the_window_out():
     her = path((0, 3), (0, 3))
     her[1] = None
     assert ways(her) is None
     assert kind(her) is None
+    tunnel = path((0, 3), (0, -150), (0, 3))  # out at one side, in at the other
+    assert ways(tunnel) is None
+    assert kind(path((0, 3), (0, 8), (0, 3))) == "steady"  # 8 px is still a step

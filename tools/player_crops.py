@@ -18,11 +18,12 @@ For the rollout-trained pair (3 frames in a row), cut 7-frame clips first:
 `--variants actions_rollout no_actions_rollout`.
 
 `--events SHARE` moves that share of each shard's clips to start where she turns or reverses
-(`tools/player_events.py`: two ways among her moves) within the frames to predict, and places
-their crops on her: the moments where only the joystick tells where she goes, about one clip in
-ten otherwise. For 3-frame rollouts: `--clip_length 7 --events 0.5`. `--report SHARDS` cuts
-nothing: it counts the event clips and the clips that show her in the first SHARDS finished
-shards.
+(`tools/player_events.py`: two ways among her moves from the last history frame to the clip's
+end), and places their crops on her: the moments where the joystick sets where she goes, rare
+among the clips otherwise. The share is kept in the clips folder's events.json; a rerun with
+another share stops. For 3-frame rollouts: `--clip_length 7 --events 0.5`. `--report SHARDS`
+cuts nothing: it counts the event clips and the clips that show her in the first SHARDS
+finished shards.
 
 It replaces `clips.crop_clips` (and with --events `clips._plan`) in this process only (one
 worker), so avgkit itself is unchanged.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -166,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.out / part).exists():
             (args.out / part).symlink_to((args.study_data / part).resolve())
     shutil.copyfile(args.study_data / "recording.json", args.out / "recording.json")
+    made_with = args.out / name / "events.json"  # the share cut into a folder, checked on resume
+    found = json.loads(made_with.read_text()) if made_with.exists() else {"events": args.events}
+    if found["events"] != args.events:
+        print(
+            f"{made_with.parent}: cut with --events {found['events']}; rerun with it, or delete it"
+        )
+        return 2
+    made_with.parent.mkdir(parents=True, exist_ok=True)
+    made_with.write_text(json.dumps(found) + "\n")
     clips.crop_clips = crop_on_player
     if args.events:
         clips.crop_clips = functools.partial(crop_on_player, events=True)

@@ -8,8 +8,9 @@ to that horizon, and her placement (the study's "placed" for her colour) is aver
 RUN as in tools/player_error.py (an action-conditioned generator is fed the recorded actions).
 A window is `steady` to horizon h when every frame-to-frame move of hers from the frame before
 the last input to t+h that is at least MIN_STEP px goes one way (standing still counts as no
-move), an `event` when two ways appear (a turn or a reversal, which the joystick sets), and
-left out when she is missing from a frame.
+move), an `event` when two ways appear (a turn or a reversal), and left out when she is missing from
+a frame or jumps more than MAX_STEP px between two (a side tunnel, a new life). Her centre is
+found as tools/player_error.py finds it (`avgkit.play.player_position` at its defaults).
 """
 
 from __future__ import annotations
@@ -29,17 +30,20 @@ from player_error import predictions  # noqa: E402
 
 HORIZONS = (4, 8, 16)
 MIN_STEP = 1.5  # px: smaller moves are her sprite's animation, not a step
+MAX_STEP = 8.0  # px: larger moves are jumps (she moves at most about 4 px a frame)
 
 
 def ways(positions: list) -> set[str] | None:
     """The directions ("UP", "DOWN", "LEFT", "RIGHT") of the frame-to-frame moves of at least
     MIN_STEP px along (row, column) `positions`, each named by its larger component; None if a
-    position is missing (None)."""
+    position is missing (None) or a move is longer than MAX_STEP px along either axis."""
     if any(p is None for p in positions):
         return None
     found = set()
     for before, after in zip(positions[:-1], positions[1:]):
         rows, columns = np.asarray(after, float) - before
+        if max(abs(rows), abs(columns)) > MAX_STEP:
+            return None
         if max(abs(rows), abs(columns)) >= MIN_STEP:
             if abs(rows) > abs(columns):
                 found.add("DOWN" if rows > 0 else "UP")
@@ -50,7 +54,7 @@ def ways(positions: list) -> set[str] | None:
 
 def kind(positions: list) -> str | None:
     """The window's kind: "steady" (one way, or standing), "event" (a turn or a reversal) or
-    None (she is missing from a frame)."""
+    None (she is missing from a frame, or jumps)."""
     found = ways(positions)
     return None if found is None else "steady" if len(found) <= 1 else "event"
 
