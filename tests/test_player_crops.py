@@ -12,7 +12,7 @@ from avgkit.data import clips
 from avgkit.study import PLAYER_COLOUR
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
-from player_crops import is_event, shares  # noqa: E402
+from player_crops import is_event, main, shares  # noqa: E402
 
 
 def frames_along(columns, rows=None) -> np.ndarray:
@@ -61,3 +61,19 @@ def test_shares_count_events_and_her_in_a_shard(tmp_path):
     ).astype(np.uint8)
     np.savez(tmp_path / "clips-00000-0000.npz", clips=made)
     assert shares(tmp_path, SPEC, 1) == (1 / 3, 2 / 3, 3)
+
+
+def test_a_rerun_with_another_events_share_stops_in_one_line(tmp_path, capsys):
+    study = tmp_path / "study"
+    for part in ("Train", "Test"):
+        (study / part).mkdir(parents=True)
+    (study / "recording.json").write_text("{}")
+    out = tmp_path / "events"
+    (out / "clips-7").mkdir(parents=True)
+    (out / "clips-7" / "events.json").write_text('{"events": 0.5}')
+    args = [str(out), "--study_data", str(study), "--clip_length", "7", "--events", "0.3"]
+    assert main(args) == 2
+    assert capsys.readouterr().out == (
+        f"{out / 'clips-7'}: cut with --events 0.5; rerun with it, or delete it\n"
+    )
+    assert not list((out / "clips-7").glob("clips-*"))  # nothing cut
