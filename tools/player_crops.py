@@ -27,7 +27,8 @@ finished shards.
 
 It replaces `clips.crop_clips` (and with --events `clips._plan`) in this process only (one
 worker), so avgkit itself is unchanged.
-Results of that run: docs/study/player_crops/, and docs/study.md ("The player's actions").
+Results: docs/study/player_crops/ (crops on her), docs/study/player_events/ (`--events 0.5`,
+the rollout pair), and docs/study.md ("The player's actions").
 """
 
 from __future__ import annotations
