@@ -400,6 +400,9 @@ def test_evaluate_rolls_an_action_model_out_under_the_test_actions(acted, runs, 
     with np.load(tmp_path / "both" / "results" / "predictions.npz") as saved:
         assert set(saved.files) == {"truth", "sequence", "act", "plain", "copy_last", "flow"}
         np.testing.assert_array_equal(saved["act"], frames_lib.to_uint8(direct))
+        assert saved["truth"].dtype == np.uint8 and saved["truth"].shape == direct.shape
+        np.testing.assert_array_equal(saved["truth"], sequences[:, 4:])
+        assert list(saved["sequence"]) == ["c", "d"]
 
 
 def test_an_action_model_refuses_a_test_folder_without_actions_in_one_line(acted, runs, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -287,6 +288,22 @@ def test_one_step_clips_refuse_a_rollout_in_one_line(data, tmp_path, capsys):
     code = train("-c", data / "clips", "--runs_dir", tmp_path, "--preset", "tiny", "-n", "r",
                  "--steps", 2, "--rollout_steps", 2)  # fmt: skip
     one_line_error(capsys, code, "clips of 5 frames", "clips-6 -n 96 --clip_length 6`")
+
+
+def test_clips_cut_before_clip_length_was_recorded_still_train(data, tmp_path, capsys):
+    """A manifest without clip_length (made before rollouts) reads as 5-frame clips: one-step
+    training runs on it, a rollout is refused as for any 5-frame clips."""
+    old = tmp_path / "old_clips"
+    shutil.copytree(data / "clips", old)
+    manifest = json.loads((old / clips_lib.MANIFEST).read_text())
+    del manifest["clip_length"]
+    (old / clips_lib.MANIFEST).write_text(json.dumps(manifest))
+    common = ["-c", old, "--runs_dir", tmp_path, "--preset", "tiny", "--steps", 2]
+    assert train(*common, "-n", "one") == 0, capsys.readouterr().err
+    assert (tmp_path / "one" / "checkpoints" / "checkpoint").exists()
+    capsys.readouterr()
+    code = train(*common, "-n", "two", "--rollout_steps", 2)
+    one_line_error(capsys, code, "clips of 5 frames")
 
 
 def train(*args):
