@@ -62,7 +62,8 @@ STUDY_ROWS = {
     "l1 + GDL": "main-l1_gdl-s",
     "adv + GDL": "main-adv_gdl-s",
     "adv + GDL, D by Adam (2 seeds)": "d_adam-adv_gdl-s",
-    "l1 + GDL, 100,000 steps (1 seed)": "long-l1_gdl-s",
+    "l1 + GDL, 100,000 steps (2 seeds)": "long-l1_gdl-s",
+    "adv + GDL, D held back, 100,000 steps (2 seeds)": "long_capped_mixed-adv_gdl-s",
     "copy_last": "copy_last",
     "flow": "flow",
 }
