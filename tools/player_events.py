@@ -42,9 +42,10 @@ def ways(positions: list) -> set[str] | None:
     found = set()
     for before, after in zip(positions[:-1], positions[1:]):
         rows, columns = np.asarray(after, float) - before
-        if max(abs(rows), abs(columns)) > MAX_STEP:
+        step = max(abs(rows), abs(columns))
+        if step > MAX_STEP:
             return None
-        if max(abs(rows), abs(columns)) >= MIN_STEP:
+        if step >= MIN_STEP:
             if abs(rows) > abs(columns):
                 found.add("DOWN" if rows > 0 else "UP")
             else:
