@@ -57,7 +57,8 @@ def recipe(steps: int) -> dict:
 # "losses" (those it runs; default adv_gdl), "steps" (default the study's), "precision"
 # ("mixed": Keras' mixed_bfloat16 where the CPU has bfloat16, see avgkit.train.Trainer),
 # "from" (a variant whose finished run of the same loss and seed this one continues) and
-# "init" (the kept G weights, `<out>/weights/<init>.npz`, that a new run starts from).
+# "init" (the kept G weights, `<out>/weights/<init>.npz`, that a new run starts from; "{seed}"
+# in it stands for the run's seed).
 D_ADAM = {"d_optimizer": "adam", "d_learning_rate": 1e-4}  # a D that sees G's frames (study)
 # ALE's action set of Ms. Pac-Man, as `avgkit record` lists it in recording.json
 MSPACMAN_ACTIONS = (
@@ -86,6 +87,13 @@ ROLLOUT_FINE_TUNE = {
     "steps": ROLLOUT_STEPS,
     "g_decay_steps": ROLLOUT_STEPS,
     "curriculum": ((3, ROLLOUT_STEPS),),
+}
+MIX_STEPS = 5_000  # 3-frame rollouts, then as many 5-frame ones: see actions_mix
+MIX_FINE_TUNE = {
+    **FINE_TUNE_FAST,
+    "steps": MIX_STEPS,
+    "g_decay_steps": MIX_STEPS,
+    "curriculum": ((3, MIX_STEPS // 2), (5, MIX_STEPS // 2)),
 }
 VARIANTS = {
     "main": {},
@@ -151,6 +159,27 @@ VARIANTS = {
     # twice the one-step pair's compute
     "actions_rollout": {**ROLLOUT_FINE_TUNE, "actions": MSPACMAN_ACTIONS},
     "no_actions_rollout": ROLLOUT_FINE_TUNE,
+    # the rollout pair on 9-frame clips where a quarter start at her turns and reversals, placed
+    # on her, the rest cut by the movement rule (`tools/player_crops.py --clip_length 9 --events
+    # 0.25 --on_her 0`): on event clips alone (--events 0.5) the actions placed her far better at
+    # t+4 and t+8 and lost the ghosts, which the movement rule's clips hold. 2,500 steps of 3
+    # frames, then 2,500 of 5, so that the rollouts trained reach further towards t+8
+    "actions_mix": {**MIX_FINE_TUNE, "actions": MSPACMAN_ACTIONS},
+    "no_actions_mix": MIX_FINE_TUNE,
+    # the rollout pair trained on event clips (docs/study/player_events), each seed continued
+    # from its own weights one-step on the study's clips at the long run's final rate: the event
+    # clips taught G the joystick and cost the ghosts, which the study's clips hold
+    "actions_events_study": {
+        **FINE_TUNE,
+        "steps": 2_000,
+        "init": "actions_rollout-l1_gdl-s{seed}",
+        "actions": MSPACMAN_ACTIONS,
+    },
+    "no_actions_events_study": {
+        **FINE_TUNE,
+        "steps": 2_000,
+        "init": "no_actions_rollout-l1_gdl-s{seed}",
+    },
     # the actions as gates on G's hidden maps rather than input planes, which act where a map
     # fires (on her) rather than as one bias over the whole crop; twin: no_actions_rollout
     "gates_rollout": {**ROLLOUT_FINE_TUNE, "actions": MSPACMAN_ACTIONS, "action_gates": True},
@@ -197,6 +226,12 @@ class Run:
     @property
     def name(self) -> str:
         return f"{self.variant}-{self.loss}-s{self.seed}"
+
+    @property
+    def init(self) -> str | None:
+        """The kept G weights this run starts from (a name in `<out>/weights/`), or None."""
+        init = VARIANTS[self.variant].get("init")
+        return init.format(seed=self.seed) if init else None
 
     @property
     def adversarial(self) -> bool:
@@ -291,7 +326,7 @@ def _train_and_score(run: Run, settings, clips_dir, test_dir, out, work, progres
     _check_run_folder(run_dir, clips_dir)
     say(f"study: {run.name} ({steps} steps, {run.precision})")
     start = _start_from(run, out, work)
-    init = VARIANTS[run.variant].get("init")
+    init = run.init
     started = time.perf_counter()
     record = run.identity(settings)
     try:

@@ -40,6 +40,8 @@ VARIANT_PAIRS = (
     ("actions_fast", "no_actions_fast"),
     ("actions_rollout", "no_actions_rollout"),
     ("gates_rollout", "no_actions_rollout"),
+    ("actions_mix", "no_actions_mix"),
+    ("actions_events_study", "no_actions_events_study"),
     ("no_actions_rollout", "no_actions_fast"),
     ("no_actions_rollout", "long"),  # the fine-tune against the run it starts from
 )

@@ -12,7 +12,7 @@ from avgkit.data import clips
 from avgkit.study import PLAYER_COLOUR
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
-from player_crops import is_event, main, shares  # noqa: E402
+from player_crops import crop_on_player, is_event, main, shares  # noqa: E402
 
 
 def frames_along(columns, rows=None) -> np.ndarray:
@@ -74,6 +74,23 @@ def test_a_rerun_with_another_events_share_stops_in_one_line(tmp_path, capsys):
     args = [str(out), "--study_data", str(study), "--clip_length", "7", "--events", "0.3"]
     assert main(args) == 2
     assert capsys.readouterr().out == (
-        f"{out / 'clips-7'}: cut with --events 0.5; rerun with it, or delete it\n"
+        f"{out / 'clips-7'}: cut with --events 0.5 --on_her 0.5; rerun with them, or delete it\n"
     )
     assert not list((out / "clips-7").glob("clips-*"))  # nothing cut
+
+
+def test_on_her_share_places_every_crop_on_her_or_none():
+    # she runs right along row 50 from column 100; crops are 32x32, so on her means the crop
+    # holds her block in its last history frame (frame 3, columns 106-109)
+    frames = frames_along(range(100, 114, 2))
+    starts = np.array([0, 0, 0, 0])
+
+    def holds_her(cut):
+        clip = cut.reshape(len(cut), 32, 32, 7, 3)[:, :, :, 3]
+        return [bool((clip[i] == PLAYER_COLOUR).all(-1).sum() >= 10) for i in range(len(cut))]
+
+    placed, _, _ = crop_on_player(frames, starts, np.random.default_rng(0), SPEC, share=1.0)
+    assert holds_her(placed) == [True] * 4
+    rule, _, _ = crop_on_player(frames, starts, np.random.default_rng(0), SPEC, share=0.0)
+    cut_by_rule, _, _ = clips.crop_clips(frames, starts, np.random.default_rng(0), SPEC)
+    np.testing.assert_array_equal(rule, cut_by_rule)

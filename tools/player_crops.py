@@ -21,14 +21,17 @@ For the rollout-trained pair (3 frames in a row), cut 7-frame clips first:
 (`tools/player_events.py`: two ways among her moves from the last history frame to the clip's
 end), and places their crops on her: the moments where the joystick sets where she goes, rare
 among the clips otherwise. The share is kept in the clips folder's events.json; a rerun with
-another share stops. For 3-frame rollouts: `--clip_length 7 --events 0.5`. `--report SHARDS`
-cuts nothing: it counts the event clips and the clips that show her in the first SHARDS
-finished shards.
+another share stops. `--on_her SHARE` sets the share of the other clips placed on her (0.5;
+0 leaves them to the movement rule). For 3-frame rollouts: `--clip_length 7 --events 0.5`.
+`--report SHARDS` cuts nothing: it counts the event clips and the clips that show her in the
+first SHARDS finished shards.
 
 It replaces `clips.crop_clips` (and with --events `clips._plan`) in this process only (one
 worker), so avgkit itself is unchanged.
 Results: docs/study/player_crops/ (crops on her), docs/study/player_events/ (`--events 0.5`,
-the rollout pair), and docs/study.md ("The player's actions").
+the rollout pair), docs/study/player_mix/ (`--clip_length 9 --events 0.25 --on_her 0`: a
+quarter event clips among the movement rule's, for 3- then 5-frame rollouts) and docs/study.md
+("The player's actions").
 """
 
 from __future__ import annotations
@@ -56,14 +59,14 @@ movement_rule = clips.crop_clips
 random_plan = clips._plan
 
 
-def crop_on_player(frames, starts, rng, spec=clips.ClipSpec(), events=False):
-    """`clips.crop_clips`, with a SHARE of the crops (and with `events` every event clip,
+def crop_on_player(frames, starts, rng, spec=clips.ClipSpec(), events=False, share=SHARE):
+    """`clips.crop_clips`, with a `share` of the crops (and with `events` every event clip,
     `is_event`) moved onto Ms. Pac-Man where she shows (at least LEAST pixels within SURE of her
     colour); their movement scores are recomputed."""
     cut, scores, unfiltered = movement_rule(frames, starts, rng, spec)
     size, height, width = spec.crop_size, frames.shape[1], frames.shape[2]
     chosen, ys, xs = [], [], []
-    on_her = rng.random(len(starts)) < SHARE
+    on_her = rng.random(len(starts)) < share
     if events:
         on_her |= [is_event(frames, start, spec) for start in starts]
     for i in np.flatnonzero(on_her):
@@ -155,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         "--events", type=float, default=0.0, help="share of clips moved to her turns and reversals"
     )
     parser.add_argument(
+        "--on_her",
+        type=float,
+        default=SHARE,
+        help="share of the other clips whose crop is placed on her (the rest: the movement rule)",
+    )
+    parser.add_argument(
         "--report", type=int, metavar="SHARDS", help="only count events and her in SHARDS shards"
     )
     args = parser.parse_args(argv)
@@ -170,17 +179,19 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / part).symlink_to((args.study_data / part).resolve())
     shutil.copyfile(args.study_data / "recording.json", args.out / "recording.json")
     made_with = args.out / name / "events.json"  # the share cut into a folder, checked on resume
-    found = json.loads(made_with.read_text()) if made_with.exists() else {"events": args.events}
-    if found["events"] != args.events:
-        print(
-            f"{made_with.parent}: cut with --events {found['events']}; rerun with it, or delete it"
-        )
+    wanted = {"events": args.events, "on_her": args.on_her}
+    found = json.loads(made_with.read_text()) if made_with.exists() else wanted
+    found.setdefault("on_her", SHARE)  # folders cut before --on_her
+    if found != wanted:
+        flags = " ".join(f"--{key} {value}" for key, value in found.items())
+        print(f"{made_with.parent}: cut with {flags}; rerun with them, or delete it")
         return 2
     made_with.parent.mkdir(parents=True, exist_ok=True)
     made_with.write_text(json.dumps(found) + "\n")
-    clips.crop_clips = crop_on_player
+    clips.crop_clips = functools.partial(
+        crop_on_player, events=bool(args.events), share=args.on_her
+    )
     if args.events:
-        clips.crop_clips = functools.partial(crop_on_player, events=True)
         clips._plan = plan_with_events(args.events)
     summary = clips.process(
         args.out / "Train", args.out / name, args.num_clips, workers=1, spec=spec

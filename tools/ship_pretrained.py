@@ -132,7 +132,7 @@ def _command(run: dict) -> str:
 
 def _started_from(run: dict) -> dict:
     """{"init": ...} for a run whose G started from the kept weights of another."""
-    init = study.VARIANTS[run["variant"]].get("init")
+    init = study.Run(run["loss"], run["seed"], run["variant"]).init
     return {"init": f"G started from the study's weights of {init}"} if init else {}
 
 
