@@ -277,7 +277,7 @@ def test_an_init_variant_fine_tunes_kept_weights_with_the_players_actions(finish
     out = root / "acting"
     shutil.copytree(root / "out", out)
     monkeypatch.setitem(study.VARIANTS, "acting", {
-        "losses": ("l1_gdl", "adv_gdl"), "steps": 2, "init": "main-l1_gdl-s0",
+        "losses": ("l1_gdl", "adv_gdl"), "steps": 2, "init": "main-l1_gdl-s{seed}",
         "actions": study.MSPACMAN_ACTIONS,
     })  # fmt: skip
     runs = [study.Run("l1_gdl", 0, "acting"), study.Run("adv_gdl", 0, "acting")]
@@ -311,3 +311,10 @@ def test_every_variant_makes_a_valid_config_whose_curriculum_fills_its_steps():
             config = run.config(settings)  # a Config checks its fields when made
             if config.curriculum:
                 assert sum(n for _, n in config.curriculum) == run.steps(settings), run.name
+
+
+def test_an_init_names_the_kept_weights_of_the_runs_own_seed():
+    assert study.Run("l1_gdl", 1, "actions_events_study").init == "actions_rollout-l1_gdl-s1"
+    assert study.Run("l1_gdl", 1, "no_actions_events_study").init == "no_actions_rollout-l1_gdl-s1"
+    assert study.Run("l1_gdl", 1, "actions").init == "long-l1_gdl-s0"  # one start for every seed
+    assert study.Run("l1_gdl", 1).init is None
