@@ -129,11 +129,9 @@ def _pair(summary, key, runs, scores, run, twin, mean_ci) -> None:
     }
 
 
-def best_run(summary: dict, runs: dict, loss: str, variants=("main",)) -> str | None:
-    """The run of `loss` (or any loss: "*") and one of `variants` with the highest PSNR over
-    horizons 1..8, whole frame and moving areas averaged, or None. (Seeds differ most on the
-    static maze: one l1_gdl seed led on the moving areas but fell below copy_last on the whole
-    frame, so neither region alone ranks them.)"""
+def best_run(summary: dict, runs: dict, loss: str, variants=("main",), by=None) -> str | None:
+    """The run of `loss` (or any loss: "*") and one of `variants` with the highest `by(summary,
+    name)` (default `psnr_1_to_8`), or None."""
     names = [
         n
         for n, run in runs.items()
@@ -141,12 +139,20 @@ def best_run(summary: dict, runs: dict, loss: str, variants=("main",)) -> str | 
     ]
     if not names:
         return None
-    return max(names, key=lambda name: _psnr_1_to_8(summary, name))
+    return max(names, key=lambda name: (by or psnr_1_to_8)(summary, name))
 
 
-def _psnr_1_to_8(summary: dict, name: str) -> float:
+def psnr_1_to_8(summary: dict, name: str) -> float:
+    """PSNR over horizons 1..8, whole frame and moving areas averaged. (Seeds differ most on the
+    static maze: one l1_gdl seed led on the moving areas but fell below copy_last on the whole
+    frame, so neither region alone ranks them.)"""
     psnr = summary["means"][name]["psnr"]
     return float(np.mean([psnr[region][:CHECK_HORIZONS] for region in REGIONS]))
+
+
+def player_placed_1_to_8(summary: dict, name: str) -> float:
+    """Ms. Pac-Man's crisp pixels placed (within 3 px of the truth's), over horizons 1..8."""
+    return float(np.mean(summary["means"][name]["sprite_placed"]["player"][:CHECK_HORIZONS]))
 
 
 def _plot_rollout(out: Path, test_dir, settings: Settings, shown: dict, runs: dict) -> None:
@@ -266,7 +272,7 @@ def _checks(summary: dict, runs: dict) -> dict:
     candidates = [name for name in found if name]
     if not candidates:
         return {}
-    best = max(candidates, key=lambda name: _psnr_1_to_8(summary, name))
+    best = max(candidates, key=lambda name: psnr_1_to_8(summary, name))
     against = summary["against_baselines"][best]
     h = CHECK_HORIZONS
     return {

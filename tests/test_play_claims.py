@@ -10,22 +10,24 @@ import pytest
 from avgkit import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOWN = (1, 2, 4, 8, 16)  # the horizons the notebook prints
 
 
 @pytest.fixture(scope="module")
 def shipped_pair():
-    """The shipped run's means, its no-actions twin's, and their paired player placement."""
-    summary = json.loads((ROOT / "docs" / "study" / "summary.json").read_text())
-    run = pretrained.provenance("pretrained:actions")["study_run"]
+    """The shipped run's means, its no-actions twin's, and their paired sprite placement, from
+    the study folder its provenance names."""
+    about = pretrained.provenance("pretrained:actions")
+    summary = json.loads((ROOT / about["study"] / "summary.json").read_text())
+    run = about["study_run"]
     variant, loss, seed = run.rsplit("-", 2)
     control = f"no_{variant}-{loss}-{seed}"
     pair = summary["paired"][f"{variant} {loss} - no_{variant} {loss}"]
-    return summary["means"][run], summary["means"][control], pair
+    return summary["means"][run], summary["means"][control], pair["sprite_placed"]
 
 
-def test_the_action_weights_stay_more_than_ten_times_smaller_than_the_frame_weights():
-    """'The action weights started at zero and stayed more than ten times smaller'."""
+def test_the_action_weights_are_7_to_17_times_smaller_than_the_frame_weights():
+    """'grew to between a sixteenth and an eighth of the frame weights (7 to 17 times
+    smaller)'."""
     generator = pretrained.load("pretrained:actions")
     n = len(generator.config.actions)
 
@@ -34,14 +36,20 @@ def test_the_action_weights_stay_more_than_ten_times_smaller_than_the_frame_weig
 
     for k, scale in enumerate(generator.scales):
         kernel = scale.get_layer(f"g{k}_conv0").kernel.numpy()  # the action planes last
-        assert rms(kernel[:, :, :-n]) > 10 * rms(kernel[:, :, -n:]), k
+        assert 7 <= rms(kernel[:, :, :-n]) / rms(kernel[:, :, -n:]) <= 17, k
 
 
-def test_every_interval_holds_zero_and_both_lose_her_by_t8(shipped_pair):
-    """'Every interval holds zero ... by t+8 both place less than a third of her'."""
-    with_actions, without, pair = shipped_pair
-    player = pair["sprite_placed"]["player"]
-    for h in SHOWN:
-        assert player["ci_low"][h - 1] <= 0 <= player["ci_high"][h - 1], h
+def test_the_actions_place_her_better_to_t8_and_the_ghosts_worse(shipped_pair):
+    """'At t+2, t+4 and t+8 the whole interval lies above zero ... (0.72 against 0.39). By t+16
+    both have lost her. ... places them worse to t+8'."""
+    with_actions, without, placed = shipped_pair
+    player, ghosts = placed["player"], placed["ghosts"]
+    for h in (2, 4, 8):
+        assert player["ci_low"][h - 1] > 0, h
+    assert player["ci_low"][15] <= 0 <= player["ci_high"][15]
+    her = (with_actions["sprite_placed"]["player"][3], without["sprite_placed"]["player"][3])
+    assert [round(x, 2) for x in her] == [0.72, 0.39]
     for means in (with_actions, without):
-        assert means["sprite_placed"]["player"][7] < 1 / 3
+        assert means["sprite_placed"]["player"][15] < 0.15  # lost by t+16
+    for h in range(1, 9):
+        assert ghosts["ci_high"][h - 1] < 0, h

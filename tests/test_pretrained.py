@@ -3,6 +3,8 @@ move on a fresh Ms. Pac-Man recording whose seed the study never used."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from avgkit import config, evaluate, pretrained
 from avgkit.data import atari, pipeline
 
 SHIPPED = ["actions", "adv_gdl", "adv_gdl_long", "l1_gdl", "l1_gdl_long"]
+ROOT = Path(__file__).resolve().parents[1]
 FRESH_SEED = 2026  # the study recorded with seed 1
 
 
@@ -32,8 +35,9 @@ def test_the_shipped_models_are_there_with_their_provenance():
         assert provenance["loss"] == (pretrained.config(name).loss)
         assert provenance["loss"] == name.removesuffix("_long") or name == "actions"
         assert provenance["study_run"].startswith("long") == name.endswith("_long")
-        for key in ("command", "steps", "seed", "recording", "machine", "date", "scores"):
+        for key in ("command", "study", "steps", "seed", "recording", "machine", "date", "scores"):
             assert key in provenance, key
+        assert (ROOT / provenance["study"] / "runs" / f"{provenance['study_run']}.json").exists()
         assert bool(pretrained.config(name).actions) == (name == "actions")
         assert (pretrained.folder(name) / "weights.npz").stat().st_size < 2_000_000
 

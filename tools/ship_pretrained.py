@@ -1,13 +1,13 @@
 """Rebuild the models shipped in avgkit/pretrained/ from the study's results (`make pretrained`).
 
 For each shipped model (l1_gdl and adv_gdl, of the main recipe; l1_gdl_long, l1 + GDL trained ten
-times longer; adv_gdl_long, its adversarial twin with D held back; actions, of the
-action-conditioned runs) it takes the study's best run
-(`study_summary.best_run`: PSNR over horizons 1-8, whole frame and moving areas averaged, in
-docs/study/summary.json), copies its float16 G weights, its
-config.json, and writes provenance.json: the command, steps, seed, recording, CPU, date, the
-study's scores, and how far the float16 weights move those scores (re-scored here on the study's
-test windows).
+times longer; adv_gdl_long, its adversarial twin with D held back; actions, the rollout
+fine-tune fed the player's actions on clips moved to her turns) it takes the best run of its
+study folder (`study_summary.best_run`: PSNR over horizons 1-8, whole frame and moving areas
+averaged; for actions, Ms. Pac-Man placed over horizons 1-8, the measure it was trained for),
+copies its float16 G weights, its config.json, and writes provenance.json: the command, the study
+folder, steps, seed, recording, CPU, date, the study's scores, and how far the float16 weights
+move those scores (re-scored here on the study's test windows).
 """
 
 from __future__ import annotations
@@ -16,20 +16,43 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from avgkit import config, files, models, pretrained, study, study_summary
 
-REPORTED = (1, 4, 8, 16)  # horizons whose scores the provenance lists
-# shipped name: (loss, variants) of the study's runs it is the best of ("*": any loss)
+REPORTED = (1, 4, 8, 16)  # horizons whose scores the provenance lists (those the study scored)
+
+
+class Shipped(NamedTuple):
+    """Where a shipped model comes from: a folder under the study's (its runs/, weights/ and
+    summary.json), the loss ("*": any), the variants, how the best run is chosen, and, when its
+    clips are not the study's, their data folder and the command that cut them."""
+
+    folder: str
+    loss: str
+    variants: tuple
+    by: Callable = study_summary.psnr_1_to_8
+    data: str | None = None
+    clips: str | None = None
+
+
 SHIPPED = {
-    "l1_gdl": ("l1_gdl", ("main",)),
-    "adv_gdl": ("adv_gdl", ("main",)),
-    "l1_gdl_long": ("l1_gdl", ("long",)),
-    "adv_gdl_long": ("adv_gdl", ("long_capped_mixed",)),
-    "actions": ("*", ("actions", "actions_fast")),
+    "l1_gdl": Shipped("", "l1_gdl", ("main",)),
+    "adv_gdl": Shipped("", "adv_gdl", ("main",)),
+    "l1_gdl_long": Shipped("", "l1_gdl", ("long",)),
+    "adv_gdl_long": Shipped("", "adv_gdl", ("long_capped_mixed",)),
+    "actions": Shipped(
+        "player_events",
+        "*",
+        ("actions_rollout",),
+        study_summary.player_placed_1_to_8,
+        "data/mspacman-events",
+        "python tools/player_crops.py data/mspacman-events --clip_length 7 -n 100000 --events 0.5",
+    ),
 }
 
 
@@ -51,28 +74,32 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"make pretrained: {missing[0]} is missing; run `make study` first", file=sys.stderr)
         return 2
-    summary = json.loads((args.study_dir / "summary.json").read_text())
     plan = json.loads((args.study_dir / "study.json").read_text())
     settings = study.Settings(**plan["settings"])
     for shipped in args.only:
-        loss, variants = SHIPPED[shipped]
-        best = study_summary.best_run(summary, summary["runs"], loss, variants)
+        source = SHIPPED[shipped]
+        results = args.study_dir / source.folder
+        summary = json.loads((results / "summary.json").read_text())
+        best = study_summary.best_run(
+            summary, summary["runs"], source.loss, source.variants, source.by
+        )
         if best is None:
-            print(f"no finished {loss} run of {variants} in {args.study_dir}; no {shipped}")
+            print(f"no finished {source.loss} run of {source.variants} in {results}; no {shipped}")
             continue
-        _ship(shipped, best, summary, plan, settings, args)
+        _ship(shipped, source, results, best, summary, plan, settings, args)
     return 0
 
 
-def _ship(shipped, name, summary, plan, settings, args) -> None:
-    run = json.loads((args.study_dir / "runs" / f"{name}.json").read_text())
+def _ship(shipped, source, results, name, summary, plan, settings, args) -> None:
+    run = json.loads((results / "runs" / f"{name}.json").read_text())
     folder = args.out / shipped
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.study_dir / "weights" / f"{name}.npz", folder / "weights.npz")
+    shutil.copyfile(results / "weights" / f"{name}.npz", folder / "weights.npz")
     config.from_dict(run["config"]).save(folder / "config.json")
     generator = models.build_generator(config.load(folder / "config.json"))
     pretrained.load_weights(generator, folder / "weights.npz")
     means = summary["means"][name]
+    reported = [h for h in REPORTED if h <= settings.recursions]
     shift = None  # a recovered run's scores are the float16 weights' own: nothing to compare
     if "recovered" not in run:
         predict = study.rollout_predictor(generator, args.data / "Test", settings)
@@ -82,7 +109,9 @@ def _ship(shipped, name, summary, plan, settings, args) -> None:
     provenance = {
         "name": f"{pretrained.PREFIX}{shipped}",
         "study_run": name,
-        "command": _command(run),
+        "command": _command(run, source, results),
+        **({"clips": source.clips} if source.clips else {}),
+        "study": results.as_posix(),
         "steps": run["steps"],
         "seed": run["seed"],
         "loss": run["loss"],
@@ -93,7 +122,7 @@ def _ship(shipped, name, summary, plan, settings, args) -> None:
         **({"recovered": run["recovered"]} if "recovered" in run else {}),
         "scores": {
             metric: {
-                region: {f"t+{h}": means[metric][region][h - 1] for h in REPORTED}
+                region: {f"t+{h}": means[metric][region][h - 1] for h in reported}
                 for region in ("whole", "moving")
             }
             for metric in means
@@ -101,7 +130,7 @@ def _ship(shipped, name, summary, plan, settings, args) -> None:
         }
         | {
             metric: {
-                group: {f"t+{h}": means[metric][group][h - 1] for h in REPORTED}
+                group: {f"t+{h}": means[metric][group][h - 1] for h in reported}
                 for group in means[metric]
             }
             for metric in means
@@ -123,11 +152,15 @@ def _ship(shipped, name, summary, plan, settings, args) -> None:
     print(f"shipped {name} as {pretrained.PREFIX}{shipped} (float16 moves PSNR t+1 by {shift} dB)")
 
 
-def _command(run: dict) -> str:
+def _command(run: dict, source: Shipped, results: Path) -> str:
     """The `avgkit study` command that trains and scores `run`."""
+    where = f"--data {source.data} --out {results.as_posix()} " if source.data else ""
     if run["variant"] == "main":
-        return f"avgkit study --steps {run['steps']} --only {run['name']}"
-    return f"avgkit study --seeds {run['seed']} --variants {run['variant']} --only {run['name']}"
+        return f"avgkit study {where}--steps {run['steps']} --only {run['name']}"
+    return (
+        f"avgkit study {where}--seeds {run['seed']} --variants {run['variant']} "
+        f"--only {run['name']}"
+    )
 
 
 def _started_from(run: dict) -> dict:
