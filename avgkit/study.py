@@ -159,11 +159,12 @@ VARIANTS = {
     # twice the one-step pair's compute
     "actions_rollout": {**ROLLOUT_FINE_TUNE, "actions": MSPACMAN_ACTIONS},
     "no_actions_rollout": ROLLOUT_FINE_TUNE,
-    # the rollout pair on 9-frame clips where a quarter start at her turns and reversals, placed
-    # on her, the rest cut by the movement rule (`tools/player_crops.py --clip_length 9 --events
-    # 0.25 --on_her 0`): on event clips alone (--events 0.5) the actions placed her far better at
-    # t+4 and t+8 and lost the ghosts, which the movement rule's clips hold. 2,500 steps of 3
-    # frames, then 2,500 of 5, so that the rollouts trained reach further towards t+8
+    # the rollout pair on 9-frame clips of which a quarter are moved to her turns and reversals,
+    # the rest cut by the movement rule, every event clip placed on her (`tools/player_crops.py
+    # --clip_length 9 --events 0.25 --on_her 0`; with the rule's own, 40% hold an event): on
+    # event clips alone (--events 0.5) the actions placed her far better at t+4 and t+8 and lost
+    # the ghosts, which the movement rule's clips hold. 2,500 steps of 3 frames, then 2,500 of
+    # 5, so that the rollouts trained reach further towards t+8
     "actions_mix": {**MIX_FINE_TUNE, "actions": MSPACMAN_ACTIONS},
     "no_actions_mix": MIX_FINE_TUNE,
     # the rollout pair trained on event clips (docs/study/player_events), each seed continued

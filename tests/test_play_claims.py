@@ -26,8 +26,7 @@ def shipped_pair():
 
 
 def test_the_action_weights_are_7_to_17_times_smaller_than_the_frame_weights():
-    """'grew to between a sixteenth and an eighth of the frame weights (7 to 17 times
-    smaller)'."""
+    """'grew to between 7 and 17 times smaller than the frame weights'."""
     generator = pretrained.load("pretrained:actions")
     n = len(generator.config.actions)
 

@@ -12,7 +12,7 @@ from avgkit.data import clips
 from avgkit.study import PLAYER_COLOUR
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
-from player_crops import crop_on_player, is_event, main, shares  # noqa: E402
+from player_crops import crop_on_player, is_event, main, movement_rule, shares  # noqa: E402
 
 
 def frames_along(columns, rows=None) -> np.ndarray:
@@ -92,5 +92,5 @@ def test_on_her_share_places_every_crop_on_her_or_none():
     placed, _, _ = crop_on_player(frames, starts, np.random.default_rng(0), SPEC, share=1.0)
     assert holds_her(placed) == [True] * 4
     rule, _, _ = crop_on_player(frames, starts, np.random.default_rng(0), SPEC, share=0.0)
-    cut_by_rule, _, _ = clips.crop_clips(frames, starts, np.random.default_rng(0), SPEC)
+    cut_by_rule, _, _ = movement_rule(frames, starts, np.random.default_rng(0), SPEC)
     np.testing.assert_array_equal(rule, cut_by_rule)

@@ -5,6 +5,7 @@ Ms. Pac-Man."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,27 +38,52 @@ def finished(tmp_path_factory):
 
 def test_the_best_run_ships_with_its_weights_config_and_provenance(finished, tmp_path, monkeypatch):
     out, data = finished
+    sub = out / "sub"  # a study folder of its own under the study's, as player_events
+    for part in ("runs", "weights"):
+        shutil.copytree(out / part, sub / part, dirs_exist_ok=True)
+    shutil.copyfile(out / "summary.json", sub / "summary.json")
+
+    def worst(summary, name):  # must pick the other seed than PSNR does
+        return -study_summary.psnr_1_to_8(summary, name)
+
+    steps = ("python tools/cut.py data/elsewhere", "cp a b")
     monkeypatch.setattr(ship_pretrained, "SHIPPED", {
         "by_psnr": ship_pretrained.Shipped("", "l1_gdl", ("main",)),
-        "by_her": ship_pretrained.Shipped("", "*", ("main",), study_summary.player_placed_1_to_8,
-                                          "data/elsewhere", "python tools/cut.py data/elsewhere"),
+        "by_other": ship_pretrained.Shipped("sub", "*", ("main",), worst, "data/elsewhere", steps),
     })  # fmt: skip
     assert ship_pretrained.main([str(out), str(tmp_path), "--data", str(data)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     names = ["main-l1_gdl-s0", "main-l1_gdl-s1"]
-    for shipped, by in (("by_psnr", study_summary.psnr_1_to_8),
-                        ("by_her", study_summary.player_placed_1_to_8)):  # fmt: skip
-        best = max(names, key=lambda name: by(summary, name))
+    best = max(names, key=lambda name: study_summary.psnr_1_to_8(summary, name))
+    expected = {"by_psnr": (best, out), "by_other": (next(n for n in names if n != best), sub)}
+    for shipped, (run, folder) in expected.items():
         provenance = json.loads((tmp_path / shipped / "provenance.json").read_text())
-        assert provenance["study_run"] == best and provenance["study"] == out.as_posix()
+        assert provenance["study_run"] == run and provenance["study"] == folder.as_posix()
         with (
             np.load(tmp_path / shipped / "weights.npz") as a,
-            np.load(out / "weights" / f"{best}.npz") as b,
+            np.load(folder / "weights" / f"{run}.npz") as b,
         ):
             assert sorted(a) == sorted(b) and all((a[k] == b[k]).all() for k in a)
         assert json.loads((tmp_path / shipped / "config.json").read_text())["loss"] == "l1_gdl"
-    assert provenance["command"].startswith(f"avgkit study --data data/elsewhere --out {out}")
-    assert provenance["clips"] == "python tools/cut.py data/elsewhere"
+    plain = json.loads((tmp_path / "by_psnr" / "provenance.json").read_text())
+    assert plain["command"] == f"avgkit study --steps 2 --only {best}" and "prepare" not in plain
+    assert provenance["command"].startswith(
+        f"avgkit study --data data/elsewhere --out {sub.as_posix()} --work runs/sub --steps 2"
+    )
+    assert provenance["prepare"] == list(steps)
+
+
+def test_a_missing_summary_in_a_models_folder_stops_in_one_line(finished, tmp_path, monkeypatch,
+                                                                 capsys):  # fmt: skip
+    out, data = finished
+    monkeypatch.setattr(ship_pretrained, "SHIPPED", {
+        "lost": ship_pretrained.Shipped("nowhere", "l1_gdl", ("main",)),
+    })  # fmt: skip
+    assert ship_pretrained.main([str(out), str(tmp_path), "--data", str(data)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"make pretrained: {out / 'nowhere' / 'summary.json'} is missing\n"
+    )
 
 
 def test_her_placement_and_psnr_can_rank_two_runs_differently():

@@ -29,15 +29,16 @@ REPORTED = (1, 4, 8, 16)  # horizons whose scores the provenance lists (those th
 
 class Shipped(NamedTuple):
     """Where a shipped model comes from: a folder under the study's (its runs/, weights/ and
-    summary.json), the loss ("*": any), the variants, how the best run is chosen, and, when its
-    clips are not the study's, their data folder and the command that cut them."""
+    summary.json; its own study.json if it has one), the loss ("*": any), the variants, how the
+    best run is chosen, and, when its clips are not the study's, their data folder and the
+    commands to run before its `avgkit study` (cut the clips, copy the weights it starts from)."""
 
     folder: str
     loss: str
     variants: tuple
     by: Callable = study_summary.psnr_1_to_8
     data: str | None = None
-    clips: str | None = None
+    prepare: tuple = ()
 
 
 SHIPPED = {
@@ -51,7 +52,12 @@ SHIPPED = {
         ("actions_rollout",),
         study_summary.player_placed_1_to_8,
         "data/mspacman-events",
-        "python tools/player_crops.py data/mspacman-events --clip_length 7 -n 100000 --events 0.5",
+        (
+            "python tools/player_crops.py data/mspacman-events --clip_length 7 -n 100000 "
+            "--events 0.5",
+            "mkdir -p docs/study/player_events/weights && cp docs/study/weights/long-l1_gdl-s0.npz "
+            "docs/study/player_events/weights/",
+        ),
     ),
 }
 
@@ -74,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"make pretrained: {missing[0]} is missing; run `make study` first", file=sys.stderr)
         return 2
-    plan = json.loads((args.study_dir / "study.json").read_text())
-    settings = study.Settings(**plan["settings"])
     for shipped in args.only:
         source = SHIPPED[shipped]
         results = args.study_dir / source.folder
+        if not (results / "summary.json").exists():
+            print(f"make pretrained: {results / 'summary.json'} is missing", file=sys.stderr)
+            return 2
+        own = results / "study.json"
+        plan = json.loads((own if own.exists() else args.study_dir / "study.json").read_text())
+        settings = study.Settings(**plan["settings"])
         summary = json.loads((results / "summary.json").read_text())
         best = study_summary.best_run(
             summary, summary["runs"], source.loss, source.variants, source.by
@@ -110,7 +120,7 @@ def _ship(shipped, source, results, name, summary, plan, settings, args) -> None
         "name": f"{pretrained.PREFIX}{shipped}",
         "study_run": name,
         "command": _command(run, source, results),
-        **({"clips": source.clips} if source.clips else {}),
+        **({"prepare": list(source.prepare)} if source.prepare else {}),
         "study": results.as_posix(),
         "steps": run["steps"],
         "seed": run["seed"],
@@ -154,7 +164,9 @@ def _ship(shipped, source, results, name, summary, plan, settings, args) -> None
 
 def _command(run: dict, source: Shipped, results: Path) -> str:
     """The `avgkit study` command that trains and scores `run`."""
-    where = f"--data {source.data} --out {results.as_posix()} " if source.data else ""
+    where = ""
+    if source.data:
+        where = f"--data {source.data} --out {results.as_posix()} --work runs/{results.name} "
     if run["variant"] == "main":
         return f"avgkit study {where}--steps {run['steps']} --only {run['name']}"
     return (
